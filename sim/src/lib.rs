@@ -1,0 +1,1 @@
+//! tlm-sim: filled in by the TLM issue.

@@ -1,0 +1,5 @@
+//! tlm-operator: certificates from DigiCert Trust Lifecycle Manager and Certificate
+//! Transparency monitoring for Kubernetes.
+
+pub mod api;
+pub mod crd_yaml;

@@ -1,0 +1,51 @@
+//! `crds/` must hold exactly what the Rust types generate.
+
+use tlm_operator::api::all_crds;
+use tlm_operator::crd_yaml::{file_name, render};
+
+#[test]
+fn crds_directory_matches_the_types() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let mut expected_files = Vec::new();
+    for crd in all_crds() {
+        let name = file_name(&crd);
+        let generated = render(&crd).unwrap();
+        let on_disk = std::fs::read_to_string(dir.join(&name)).unwrap_or_else(|e| {
+            panic!("crds/{name} is missing ({e}); run `cargo run -- crds --output-dir crds`")
+        });
+        assert!(
+            on_disk == generated,
+            "crds/{name} is stale; run `cargo run -- crds --output-dir crds` and commit the result"
+        );
+        expected_files.push(name);
+    }
+    let mut present: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    present.sort();
+    expected_files.sort();
+    assert_eq!(present, expected_files, "crds/ holds files no type generates");
+}
+
+#[test]
+fn crds_command_prints_every_crd() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlm-operator"))
+        .arg("crds")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "certificates.tlm.certops.dev",
+        "clusterissuers.tlm.certops.dev",
+        "ctwatches.tlm.certops.dev",
+        "issuers.tlm.certops.dev",
+    ] {
+        assert!(
+            text.contains(&format!("name: {name}")),
+            "{name} missing from `tlm-operator crds`"
+        );
+    }
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 4);
+}
