@@ -2,4 +2,6 @@
 //! Transparency monitoring for Kubernetes.
 
 pub mod api;
+pub mod clients;
 pub mod crd_yaml;
+pub mod pki;

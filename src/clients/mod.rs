@@ -1,0 +1,24 @@
+//! Typed HTTP clients for the services the operator talks to. Each speaks the wire contract in
+//! `../shared/reference/`, classifies failures, honours `Retry-After` and keeps its own rate
+//! limit; none ever logs or prints a credential.
+
+pub mod http;
+pub mod retry;
+pub mod throttle;
+pub mod tlm;
+pub mod tlm_error;
+pub mod tlm_types;
+
+use std::time::Duration;
+
+/// Sees every request a client makes (for metrics). `status` is None when no response arrived.
+pub trait RequestObserver: Send + Sync {
+    fn observe(&self, service: &'static str, endpoint: &'static str, status: Option<u16>, elapsed: Duration);
+}
+
+/// An observer that discards everything.
+pub struct NoObserver;
+
+impl RequestObserver for NoObserver {
+    fn observe(&self, _: &'static str, _: &'static str, _: Option<u16>, _: Duration) {}
+}

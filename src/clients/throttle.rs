@@ -1,0 +1,135 @@
+//! Per-client protection of a service account: a token-bucket rate limit, a concurrency cap, and
+//! a gate that holds every request until a `Retry-After` the service sent has passed.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// Limits for one client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    /// Sustained requests per second.
+    pub requests_per_second: NonZeroU32,
+    /// Requests that may go at once after a quiet period.
+    pub burst: NonZeroU32,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            requests_per_second: NonZeroU32::new(20).expect("non-zero"),
+            burst: NonZeroU32::new(40).expect("non-zero"),
+            max_concurrency: 8,
+        }
+    }
+}
+
+pub struct Throttle {
+    limiter: DefaultDirectRateLimiter,
+    in_flight: Semaphore,
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Throttle {
+    pub fn new(settings: ThrottleSettings) -> Self {
+        let quota = Quota::per_second(settings.requests_per_second).allow_burst(settings.burst);
+        Self {
+            limiter: RateLimiter::direct(quota),
+            in_flight: Semaphore::new(settings.max_concurrency.max(1)),
+            not_before: Mutex::new(None),
+        }
+    }
+
+    /// Waits until a request may be sent; the permit is held until the response is read.
+    pub async fn admit(&self) -> SemaphorePermit<'_> {
+        loop {
+            self.wait_for_gate().await;
+            let permit = self.in_flight.acquire().await.expect("semaphore is never closed");
+            self.limiter.until_ready().await;
+            // A Retry-After may have arrived while this request waited for its turn.
+            if self.gate_deadline().is_none_or(|at| at <= Instant::now()) {
+                return permit;
+            }
+        }
+    }
+
+    /// Holds every request of this client until `delay` has passed.
+    pub fn hold_for(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut gate = self.not_before.lock().expect("gate lock");
+        if gate.is_none_or(|current| current < until) {
+            *gate = Some(until);
+        }
+    }
+
+    /// Time left until the gate opens, if it is closed.
+    pub fn held_for(&self) -> Option<Duration> {
+        self.gate_deadline()
+            .and_then(|at| at.checked_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero())
+    }
+
+    fn gate_deadline(&self) -> Option<Instant> {
+        *self.not_before.lock().expect("gate lock")
+    }
+
+    async fn wait_for_gate(&self) {
+        while let Some(at) = self.gate_deadline() {
+            if at <= Instant::now() {
+                break;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn gate_holds_requests_until_retry_after() {
+        let throttle = Throttle::new(ThrottleSettings::default());
+        let start = Instant::now();
+        throttle.hold_for(Duration::from_secs(3));
+        let _permit = throttle.admit().await;
+        assert!(start.elapsed() >= Duration::from_secs(3));
+        assert!(throttle.held_for().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shorter_hold_does_not_shorten_a_longer_one() {
+        let throttle = Throttle::new(ThrottleSettings::default());
+        throttle.hold_for(Duration::from_secs(10));
+        throttle.hold_for(Duration::from_secs(1));
+        assert!(throttle.held_for().unwrap() > Duration::from_secs(9));
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_capped() {
+        let settings = ThrottleSettings {
+            max_concurrency: 2,
+            ..Default::default()
+        };
+        let throttle = Throttle::new(settings);
+        let a = throttle.admit().await;
+        let _b = throttle.admit().await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), throttle.admit())
+                .await
+                .is_err()
+        );
+        drop(a);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), throttle.admit())
+                .await
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! Errors of the TLM client, kept close to what the service said and classified by what the
+//! caller should do about them.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Longest service message kept: error text ends up in conditions and Events.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// What a caller should do about an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Try again later (timeouts, connection errors, 5xx, 429).
+    Transient,
+    /// The credentials are wrong or lack rights: fix the Issuer's Secret or the TLM role.
+    Auth,
+    /// The request is wrong: fix the spec or the profile.
+    InvalidInput,
+    /// The service refuses a duplicate.
+    Conflict,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The service answered something we cannot read.
+    UnexpectedBody,
+    /// The client itself is misconfigured (bad URL, bad CA bundle).
+    Config,
+}
+
+/// A failed TLM call.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TlmError {
+    /// The service answered with an error status (and maybe an error body).
+    #[error("TLM {endpoint}: HTTP {status}{}", code_text(code.as_deref(), message.as_deref()))]
+    Service {
+        endpoint: &'static str,
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("TLM {endpoint}: request timed out")]
+    Timeout { endpoint: &'static str },
+    #[error("TLM {endpoint}: cannot connect: {reason}")]
+    Connect { endpoint: &'static str, reason: String },
+    /// The request may or may not have reached the service (connection lost mid-way).
+    #[error("TLM {endpoint}: connection lost before a response arrived: {reason}")]
+    Interrupted { endpoint: &'static str, reason: String },
+    #[error("TLM {endpoint}: unexpected response body: {reason}")]
+    UnexpectedBody { endpoint: &'static str, reason: String },
+    #[error("TLM client configuration: {0}")]
+    Config(String),
+}
+
+fn code_text(code: Option<&str>, message: Option<&str>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(" {c}: {m}"),
+        (Some(c), None) => format!(" {c}"),
+        (None, Some(m)) => format!(": {m}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl TlmError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            TlmError::Service { status, code, .. } => classify_service(*status, code.as_deref()),
+            TlmError::Timeout { .. } | TlmError::Connect { .. } | TlmError::Interrupted { .. } => {
+                ErrorClass::Transient
+            }
+            TlmError::UnexpectedBody { .. } => ErrorClass::UnexpectedBody,
+            TlmError::Config(_) => ErrorClass::Config,
+        }
+    }
+
+    /// How long the service asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TlmError::Service { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The service's error code, if any.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            TlmError::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, if a response arrived.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TlmError::Service { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True when the service certainly did not act on the request, so even a non-idempotent
+    /// request (submit, renew) may be sent again.
+    pub fn request_not_processed(&self) -> bool {
+        matches!(self, TlmError::Connect { .. }) || matches!(self, TlmError::Service { status: 429, .. })
+    }
+
+    /// A short CamelCase reason for conditions, Events and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self.class() {
+            ErrorClass::Transient if self.status() == Some(429) => "RateLimited",
+            ErrorClass::Transient => "TLMUnavailable",
+            ErrorClass::Auth => "Unauthorized",
+            ErrorClass::InvalidInput => "InvalidRequest",
+            ErrorClass::Conflict => "Duplicate",
+            ErrorClass::NotFound => "NotFound",
+            ErrorClass::UnexpectedBody => "UnexpectedResponse",
+            ErrorClass::Config => "InvalidConfiguration",
+        }
+    }
+}
+
+fn classify_service(status: u16, code: Option<&str>) -> ErrorClass {
+    match code.map(str::to_ascii_lowercase).as_deref() {
+        Some("authorization_error") | Some("no_access") | Some("access_denied") => return ErrorClass::Auth,
+        Some("invalid_input_field") => return ErrorClass::InvalidInput,
+        Some("duplicate_error") => return ErrorClass::Conflict,
+        Some("not_found") | Some("entity_not_found") => return ErrorClass::NotFound,
+        _ => {}
+    }
+    match status {
+        401 | 403 => ErrorClass::Auth,
+        404 => ErrorClass::NotFound,
+        409 => ErrorClass::Conflict,
+        408 | 425 | 429 => ErrorClass::Transient,
+        500..=599 => ErrorClass::Transient,
+        _ => ErrorClass::InvalidInput,
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// The tutorial shows `{"errors":[{code,message}]}`, the public OpenAPI text
+/// `{"error":{code,message}}`: accept both.
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+    #[serde(default)]
+    error: Option<ErrorEntry>,
+}
+
+/// Code and message of an error body, if it is one we recognise.
+pub fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) else {
+        return (None, None);
+    };
+    let entry = parsed.errors.into_iter().next().or(parsed.error);
+    match entry {
+        Some(e) => (
+            e.code.map(|c| truncate(&c, 64)),
+            e.message.map(|m| truncate(&m, MAX_MESSAGE_CHARS)),
+        ),
+        None => (None, None),
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    let mut out: String = text.chars().take(max_chars).collect();
+    if text.chars().count() > max_chars {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(status: u16, code: Option<&str>) -> TlmError {
+        TlmError::Service {
+            endpoint: "submit",
+            status,
+            code: code.map(Into::into),
+            message: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn classification_follows_codes_then_status() {
+        assert_eq!(
+            service(401, Some("AUTHORIZATION_ERROR")).class(),
+            ErrorClass::Auth
+        );
+        assert_eq!(service(403, Some("no_access")).class(), ErrorClass::Auth);
+        assert_eq!(
+            service(400, Some("invalid_input_field")).class(),
+            ErrorClass::InvalidInput
+        );
+        assert_eq!(
+            service(400, Some("duplicate_error")).class(),
+            ErrorClass::Conflict
+        );
+        assert_eq!(service(503, None).class(), ErrorClass::Transient);
+        assert_eq!(service(429, None).class(), ErrorClass::Transient);
+        assert_eq!(service(429, None).reason(), "RateLimited");
+        assert_eq!(service(418, None).class(), ErrorClass::InvalidInput);
+        assert!(service(429, None).request_not_processed());
+        assert!(!service(503, None).request_not_processed());
+    }
+
+    #[test]
+    fn both_error_shapes_parse() {
+        let (c, m) =
+            parse_error_body(br#"{"errors":[{"code":"no_access","message":"Not enough permissions"}]}"#);
+        assert_eq!(
+            (c.as_deref(), m.as_deref()),
+            (Some("no_access"), Some("Not enough permissions"))
+        );
+        let (c, m) = parse_error_body(br#"{"error":{"code":"invalid_input_field","message":"bad"}}"#);
+        assert_eq!(
+            (c.as_deref(), m.as_deref()),
+            (Some("invalid_input_field"), Some("bad"))
+        );
+        assert_eq!(parse_error_body(b"<html>"), (None, None));
+        assert_eq!(parse_error_body(br#"{"errors":[]}"#), (None, None));
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let body = format!(
+            r#"{{"errors":[{{"code":"x","message":"{}"}}]}}"#,
+            "a".repeat(5000)
+        );
+        let (_, m) = parse_error_body(body.as_bytes());
+        assert_eq!(m.unwrap().chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn display_names_endpoint_status_and_code() {
+        let e = TlmError::Service {
+            endpoint: "submit",
+            status: 403,
+            code: Some("no_access".into()),
+            message: Some("Not enough permissions".into()),
+            retry_after: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "TLM submit: HTTP 403 no_access: Not enough permissions"
+        );
+    }
+}

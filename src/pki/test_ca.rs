@@ -1,0 +1,39 @@
+//! A root → intermediate → leaf chain for unit tests.
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+use super::{CertDer, PrivateKey};
+use crate::api::KeyAlgorithm;
+
+pub struct TestChain {
+    pub leaf_key: PrivateKey,
+    /// leaf, intermediate, root
+    pub chain: Vec<CertDer>,
+}
+
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+}
+
+pub fn chain_for(names: &[&str]) -> TestChain {
+    let root_key = KeyPair::generate().unwrap();
+    let root_params = ca_params("Test Root");
+    let root = root_params.self_signed(&root_key).unwrap();
+    let root_issuer = Issuer::new(root_params, root_key);
+    let int_key = KeyPair::generate().unwrap();
+    let int_params = ca_params("Test Intermediate");
+    let int = int_params.signed_by(&int_key, &root_issuer).unwrap();
+    let int_issuer = Issuer::new(int_params, int_key);
+    let leaf_key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let mut leaf_params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    leaf_params.distinguished_name.push(DnType::CommonName, names[0]);
+    let leaf = leaf_params.signed_by(leaf_key.key_pair(), &int_issuer).unwrap();
+    TestChain {
+        leaf_key,
+        chain: vec![leaf.der().to_vec(), int.der().to_vec(), root.der().to_vec()],
+    }
+}
