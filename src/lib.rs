@@ -2,6 +2,8 @@
 //! Transparency monitoring for Kubernetes.
 
 pub mod api;
+pub mod certificate;
 pub mod clients;
 pub mod crd_yaml;
+pub mod labels;
 pub mod pki;

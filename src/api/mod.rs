@@ -6,13 +6,13 @@
 #![allow(clippy::duplicated_attributes)]
 
 mod certificate;
-mod conditions;
+pub mod conditions;
 mod ctwatch;
 mod issuer;
 mod references;
 
 pub use certificate::*;
-pub use conditions::*;
+pub use conditions::{Condition, ConditionValue, ISSUING, READY};
 pub use ctwatch::*;
 pub use issuer::*;
 pub use references::*;

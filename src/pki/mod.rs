@@ -13,7 +13,7 @@ pub use chain::{certs_from_delivery, certs_from_pem, order_chain, verify_chain};
 pub use csr::{CsrRequest, build_csr_pem};
 pub use error::PkiError;
 pub use fingerprint::{sha256_hex, spki_sha256_hex};
-pub use keys::PrivateKey;
+pub use keys::{PrivateKey, effective_size as effective_key_size};
 pub use leaf::LeafInfo;
 pub use pkcs7::{certs_from_pkcs7_der, pkcs7_pem_from_certs};
 

@@ -1,0 +1,132 @@
+//! Plain views of the objects `decide` looks at, parsed once from the API objects.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{IssuerKind, KeyAlgorithm};
+use crate::labels;
+use crate::pki::{LeafInfo, PrivateKey, certs_from_pem, spki_sha256_hex};
+
+/// Facts about a private key, without the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFacts {
+    pub algorithm: KeyAlgorithm,
+    pub size: u32,
+    pub spki_sha256: String,
+}
+
+impl KeyFacts {
+    pub fn of(key: &PrivateKey) -> Self {
+        Self {
+            algorithm: key.algorithm(),
+            size: key.size(),
+            spki_sha256: key.spki_sha256_hex(),
+        }
+    }
+
+    pub fn satisfies(&self, algorithm: KeyAlgorithm, size: Option<u32>) -> bool {
+        self.algorithm == algorithm && self.size == crate::pki::effective_key_size(algorithm, size)
+    }
+}
+
+/// The Certificate's target Secret as found in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSecret {
+    pub leaf: Result<LeafInfo, String>,
+    pub key: Result<KeyFacts, String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub data_keys: BTreeSet<String>,
+    /// `ca.crt` holds a certificate.
+    pub has_ca: bool,
+    /// The operator's label is present (a Secret created by someone else lacks it).
+    pub managed: bool,
+}
+
+impl TargetSecret {
+    pub fn parse(secret: &Secret) -> Self {
+        let data = secret.data.clone().unwrap_or_default();
+        let text = |key: &str| {
+            data.get(key)
+                .map(|ByteString(b)| String::from_utf8_lossy(b).into_owned())
+        };
+        let leaf = match text("tls.crt") {
+            None => Err("tls.crt is missing".to_string()),
+            Some(pem) => certs_from_pem(&pem)
+                .map_err(|e| format!("tls.crt: {e}"))
+                .and_then(|certs| LeafInfo::parse(&certs[0]).map_err(|e| format!("tls.crt: {e}"))),
+        };
+        let key = match text("tls.key") {
+            None => Err("tls.key is missing".to_string()),
+            Some(pem) => PrivateKey::from_pem(&pem)
+                .map(|k| KeyFacts::of(&k))
+                .map_err(|e| format!("tls.key: {e}")),
+        };
+        let labels = secret.metadata.labels.clone().unwrap_or_default();
+        Self {
+            managed: labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE),
+            leaf,
+            key,
+            labels,
+            annotations: secret.metadata.annotations.clone().unwrap_or_default(),
+            data_keys: data.keys().cloned().collect(),
+            has_ca: text("ca.crt").is_some_and(|pem| certs_from_pem(&pem).is_ok()),
+        }
+    }
+
+    /// The leaf, if it parsed and its key is the Secret's key.
+    pub fn matched_leaf(&self) -> Option<&LeafInfo> {
+        match (&self.leaf, &self.key) {
+            (Ok(leaf), Ok(key)) if spki_sha256_hex(&leaf.spki_der) == key.spki_sha256 => Some(leaf),
+            _ => None,
+        }
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
+    }
+}
+
+/// The next-private-key Secret of an issuance in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextKey {
+    pub name: String,
+    /// None when the Secret exists but its key cannot be read.
+    pub facts: Option<KeyFacts>,
+    pub created: Option<Timestamp>,
+}
+
+impl NextKey {
+    pub fn parse(secret: &Secret) -> Self {
+        let facts = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("tls.key"))
+            .and_then(|ByteString(b)| std::str::from_utf8(b).ok())
+            .and_then(|pem| PrivateKey::from_pem(pem).ok())
+            .map(|k| KeyFacts::of(&k));
+        Self {
+            name: secret.metadata.name.clone().unwrap_or_default(),
+            facts,
+            created: secret.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        }
+    }
+}
+
+/// What the Certificate controller knows about the referenced issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerView {
+    NotFound { kind: IssuerKind, name: String },
+    NotReady { reason: String, message: String },
+    Ready(ReadyIssuer),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadyIssuer {
+    /// Days before expiry in which TLM treats a request as a renewal.
+    pub renewal_period_days: Option<i64>,
+    pub revoke_on_delete: bool,
+}
