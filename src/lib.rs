@@ -4,6 +4,14 @@
 pub mod api;
 pub mod certificate;
 pub mod clients;
+pub mod context;
+pub mod crash;
 pub mod crd_yaml;
+pub mod issuer;
 pub mod labels;
+pub mod leader;
+pub mod metrics;
 pub mod pki;
+pub mod run;
+pub mod server;
+pub mod telemetry;

@@ -13,6 +13,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controllers.
+    Run(Box<tlm_operator::run::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (for `kubectl apply -f -`).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -23,6 +25,12 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Run(args) => {
+            // Every rustls user is on aws-lc-rs; install it as the process default explicitly so
+            // no crate can pick another provider at the first TLS use.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            tokio::runtime::Runtime::new()?.block_on(tlm_operator::run::run(*args))?;
+        }
         Command::Crds { output_dir: None } => {
             print!("{}", tlm_operator::crd_yaml::render_all()?);
         }

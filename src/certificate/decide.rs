@@ -174,12 +174,10 @@ pub fn decide(i: &Inputs<'_>) -> Step {
                 .secret
                 .and_then(TargetSecret::matched_leaf)
                 .map(|l| l.serial_hex.clone());
-            let pending_serial = status
-                .pending_request
-                .as_ref()
-                .and_then(|p| p.serial_number.clone());
             if status.next_private_key_secret_name.is_some() || status.pending_request.is_some() {
-                let finished_here = pending_serial.is_some() && pending_serial == serial_in_secret;
+                // The status records the last finished serial; a different one in the Secret is
+                // the certificate this issuance wrote (finalizing may have crashed half-way).
+                let finished_here = serial_in_secret.is_some() && serial_in_secret != status.serial_number;
                 return if finished_here {
                     Step::Finalize
                 } else {

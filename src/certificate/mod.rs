@@ -1,7 +1,15 @@
 //! The Certificate controller: DESIGN.md §3, decide (pure) then do one step.
 
 pub mod decide;
+pub mod observe;
 pub mod observed;
+pub mod recover;
 pub mod renewal;
+pub mod request;
 pub mod secret;
 pub mod spec;
+mod status;
+mod steps;
+
+mod reconcile;
+pub use reconcile::{CONTROLLER, Flow, ReconcileError, error_policy, reconcile};

@@ -254,7 +254,7 @@ type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 
 /// Linux sends PDEATHSIG when the *thread* that forked the child exits, so children are forked
 /// from one thread that never exits.
-fn spawn_tied_to_process(cmd: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_tied_to_process(cmd: Command) -> std::io::Result<Child> {
     static KEEPER: std::sync::OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = std::sync::OnceLock::new();
     let keeper = KEEPER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();

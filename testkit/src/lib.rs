@@ -5,10 +5,13 @@
 mod certs;
 mod control_plane;
 mod kubeconfig;
+mod operator;
 mod paths;
 mod ports;
+pub use ports::free_port;
 mod resources;
 
 pub use control_plane::{ControlPlane, shared};
+pub use operator::OperatorProcess;
 pub use paths::{bin_dir, repo_root, require_binary};
 pub use resources::{create_yaml_documents, install_crds, unique_namespace, wait_for_crd};

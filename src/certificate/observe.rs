@@ -1,0 +1,156 @@
+//! Gathering what `decide` looks at: from the caches first (free), from the API server when a
+//! write is about to follow (so no write is based on a stale cache).
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret};
+use crate::api::conditions;
+use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
+use crate::context::Context;
+use crate::issuer::registry::IssuerKey;
+
+/// The objects one reconcile works on. Writes replace them with what the API server returned.
+#[derive(Clone)]
+pub struct Observation {
+    pub cert: Certificate,
+    pub secret: Option<Secret>,
+    pub next_key: Option<Secret>,
+    /// Read from the API server (true) or from caches (false).
+    pub fresh: bool,
+}
+
+/// The issuer a Certificate references, as found in the caches.
+#[derive(Clone)]
+pub struct IssuerRefd {
+    pub key: IssuerKey,
+    pub tlm: TlmIssuerConfig,
+    pub revoke_on_delete: Option<bool>,
+    pub view: IssuerView,
+}
+
+impl Observation {
+    pub fn cached(cert: &Certificate, ctx: &Context) -> Self {
+        let ns = cert.namespace().unwrap_or_default();
+        let lookup = |name: &str| {
+            ctx.secrets
+                .get(&ObjectRef::new(name).within(&ns))
+                .map(|s| (*s).clone())
+        };
+        let status = cert.status.clone().unwrap_or_default();
+        Self {
+            secret: lookup(&cert.spec.secret_name),
+            next_key: status.next_private_key_secret_name.as_deref().and_then(lookup),
+            cert: cert.clone(),
+            fresh: false,
+        }
+    }
+
+    pub async fn fresh(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Self>, kube::Error> {
+        let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), namespace);
+        let Some(cert) = certs.get_opt(name).await? else {
+            return Ok(None);
+        };
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+        let secret = secrets.get_opt(&cert.spec.secret_name).await?;
+        let next_name = cert
+            .status
+            .as_ref()
+            .and_then(|s| s.next_private_key_secret_name.clone());
+        let next_key = match next_name {
+            Some(n) => secrets.get_opt(&n).await?,
+            None => None,
+        };
+        Ok(Some(Self {
+            cert,
+            secret,
+            next_key,
+            fresh: true,
+        }))
+    }
+
+    pub fn target(&self) -> Option<TargetSecret> {
+        self.secret.as_ref().map(TargetSecret::parse)
+    }
+
+    pub fn next(&self) -> Option<NextKey> {
+        self.next_key.as_ref().map(NextKey::parse)
+    }
+
+    pub fn uid(&self) -> String {
+        self.cert.uid().unwrap_or_default()
+    }
+
+    pub fn reference(&self) -> k8s_openapi::api::core::v1::ObjectReference {
+        self.cert.object_ref(&())
+    }
+}
+
+/// Finds the referenced Issuer or ClusterIssuer in the caches.
+pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, IssuerView> {
+    let r = &cert.spec.issuer_ref;
+    let not_found = || IssuerView::NotFound {
+        kind: r.kind,
+        name: r.name.clone(),
+    };
+    let (key, tlm, revoke, status) = match r.kind {
+        IssuerKind::Issuer => {
+            let ns = cert.namespace().unwrap_or_default();
+            let issuer = ctx
+                .issuers
+                .get(&ObjectRef::new(&r.name).within(&ns))
+                .ok_or_else(not_found)?;
+            let key = IssuerKey {
+                kind: r.kind,
+                namespace: Some(ns),
+                name: r.name.clone(),
+            };
+            (
+                key,
+                issuer.tlm().clone(),
+                issuer.revoke_on_delete(),
+                issuer.issuer_status().cloned(),
+            )
+        }
+        IssuerKind::ClusterIssuer => {
+            let issuer = ctx
+                .cluster_issuers
+                .get(&ObjectRef::new(&r.name))
+                .ok_or_else(not_found)?;
+            let key = IssuerKey {
+                kind: r.kind,
+                namespace: None,
+                name: r.name.clone(),
+            };
+            (
+                key,
+                issuer.tlm().clone(),
+                issuer.revoke_on_delete(),
+                issuer.issuer_status().cloned(),
+            )
+        }
+    };
+    let status = status.unwrap_or_default();
+    let view = match conditions::find(&status.conditions, READY) {
+        Some(c) if c.status == "True" => IssuerView::Ready(ReadyIssuer {
+            renewal_period_days: status.profile.as_ref().and_then(|p| p.renewal_period_days),
+            revoke_on_delete: revoke.unwrap_or(false),
+        }),
+        Some(c) => IssuerView::NotReady {
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        },
+        None => IssuerView::NotReady {
+            reason: "NotChecked".into(),
+            message: "the issuer has not been checked yet".into(),
+        },
+    };
+    Ok(IssuerRefd {
+        key,
+        tlm,
+        revoke_on_delete: revoke,
+        view,
+    })
+}

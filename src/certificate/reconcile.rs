@@ -1,0 +1,252 @@
+//! The reconcile loop: observe, decide, do one step, and again with what the step wrote, until
+//! there is nothing left to do now.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use rand::Rng;
+
+use super::decide::{Inputs, Step, decide};
+use super::observe::{Observation, issuer_of};
+use super::observed::IssuerView;
+use super::steps;
+use crate::api::Certificate;
+use crate::clients::tlm_error::TlmError;
+use crate::clients::tlm_types::RevocationReason;
+use crate::context::Context;
+use crate::issuer::registry::CredentialError;
+use crate::labels::{FIELD_MANAGER, REVOKE_FINALIZER};
+use crate::pki::PkiError;
+
+pub const CONTROLLER: &str = "certificate";
+/// Steps one reconcile may take before yielding (a full immediate issuance takes six).
+const MAX_STEPS: usize = 12;
+
+/// What a step leaves to the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Requeue(Duration),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Tlm(TlmError),
+    #[error("{0}")]
+    Pki(PkiError),
+    #[error("issuer credentials: {0}")]
+    Credentials(CredentialError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ReconcileError {
+    fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::Kube(kube::Error::Api(e)) if e.code == 409 => "Conflict",
+            ReconcileError::Kube(_) => "KubernetesAPI",
+            ReconcileError::Tlm(e) => e.reason(),
+            ReconcileError::Pki(_) => "Pki",
+            ReconcileError::Credentials(e) => e.reason(),
+            ReconcileError::Internal(_) => "Internal",
+        }
+    }
+}
+
+pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    ctx.metrics.reconciled(CONTROLLER);
+    let issuer = issuer_of(&cert, &ctx);
+    let revoke_wanted = cert
+        .spec
+        .revoke_on_delete
+        .or(issuer.as_ref().ok().and_then(|i| i.revoke_on_delete))
+        .unwrap_or(false);
+    let has_finalizer = cert.finalizers().iter().any(|f| f == REVOKE_FINALIZER);
+    if cert.meta().deletion_timestamp.is_some() {
+        if has_finalizer {
+            revoke_and_release(&cert, &ctx, issuer.as_ref().ok(), revoke_wanted).await?;
+        }
+        ctx.memory.forget(&cert.uid().unwrap_or_default());
+        return Ok(Action::await_change());
+    }
+    if revoke_wanted != has_finalizer {
+        set_finalizer(&cert, &ctx, revoke_wanted).await?;
+        // The update comes back as a watch event and a new reconcile.
+        return Ok(Action::await_change());
+    }
+
+    let view = match &issuer {
+        Ok(i) => i.view.clone(),
+        Err(view) => view.clone(),
+    };
+    let mut obs = Observation::cached(&cert, &ctx);
+    for _ in 0..MAX_STEPS {
+        let target = obs.target();
+        let next_key = obs.next();
+        let status = obs.cert.status.clone().unwrap_or_default();
+        let memory = ctx.memory.get(&obs.uid());
+        let step = decide(&Inputs {
+            spec: &obs.cert.spec,
+            generation: obs.cert.metadata.generation.unwrap_or_default(),
+            status: &status,
+            secret: target.as_ref(),
+            next_key: next_key.as_ref(),
+            issuer: &view,
+            now: Timestamp::now(),
+            last_poll: memory.last_poll,
+        });
+        if let Step::Idle { requeue_after } = step {
+            return Ok(Action::requeue(jitter(requeue_after)));
+        }
+        if !obs.fresh {
+            // Act only on what the API server says now, not on a cache that may lag our own
+            // last write.
+            match Observation::fresh(&ctx, &cert.namespace().unwrap_or_default(), &cert.name_any()).await? {
+                Some(fresh) => obs = fresh,
+                None => return Ok(Action::await_change()),
+            }
+            continue;
+        }
+        tracing::debug!(certificate = %cert.name_any(), ?step, "step");
+        let flow = match step {
+            Step::Idle { .. } => unreachable!("handled above"),
+            Step::SyncStatus(change) => steps::sync_status(&ctx, &mut obs, &change).await?,
+            Step::WaitForIssuer(change) => steps::wait_for_issuer(&ctx, &mut obs, &change).await?,
+            Step::BeginIssuance { reason } => steps::begin_issuance(&ctx, &mut obs, &reason).await?,
+            Step::CreateNextKey {
+                name,
+                reuse_current_key,
+            } => steps::create_next_key(&ctx, &mut obs, &name, reuse_current_key).await?,
+            Step::DiscardNextKey { name } => steps::discard_next_key(&ctx, &mut obs, &name).await?,
+            Step::Submit { renew_serial } => {
+                steps::submit(&ctx, &mut obs, ready_issuer(&issuer)?, renew_serial).await?
+            }
+            Step::Poll { serial } => steps::poll(&ctx, &mut obs, ready_issuer(&issuer)?, &serial).await?,
+            Step::Pickup { request_id } => {
+                steps::pickup(&ctx, &mut obs, ready_issuer(&issuer)?, &request_id).await?
+            }
+            Step::Finalize => steps::finalize(&ctx, &mut obs).await?,
+            Step::Cleanup => steps::cleanup(&ctx, &mut obs).await?,
+            Step::RepairSecret => steps::repair_secret(&ctx, &mut obs, issuer.as_ref()).await?,
+        };
+        if let Flow::Requeue(after) = flow {
+            return Ok(Action::requeue(jitter(after)));
+        }
+    }
+    Ok(Action::requeue(Duration::from_millis(100)))
+}
+
+fn ready_issuer(
+    issuer: &Result<super::observe::IssuerRefd, IssuerView>,
+) -> Result<&super::observe::IssuerRefd, ReconcileError> {
+    issuer
+        .as_ref()
+        .map_err(|_| ReconcileError::Internal("issuer vanished while issuing".into()))
+}
+
+/// Transient failures: exponential backoff with jitter per Certificate, never sooner than a
+/// `Retry-After`.
+pub fn error_policy(cert: Arc<Certificate>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let uid = cert.uid().unwrap_or_default();
+    let mut failures = 0;
+    ctx.memory.update(&uid, |m| {
+        m.transient_failures = m.transient_failures.saturating_add(1);
+        failures = m.transient_failures;
+    });
+    ctx.metrics.reconcile_failed(CONTROLLER, error.reason());
+    let backoff = Duration::from_millis(500)
+        .saturating_mul(1 << failures.min(10))
+        .min(Duration::from_secs(300));
+    let retry_after = match error {
+        ReconcileError::Tlm(e) => e.retry_after().unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), %error, failures, "reconcile failed; will retry");
+    Action::requeue(jitter(backoff).max(retry_after))
+}
+
+/// ±10% so that many Certificates issued together do not renew in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let factor = rand::rng().random_range(0.9..1.1);
+    d.mul_f64(factor)
+}
+
+async fn set_finalizer(cert: &Certificate, ctx: &Context, present: bool) -> Result<(), kube::Error> {
+    let mut finalizers: Vec<String> = cert
+        .finalizers()
+        .iter()
+        .filter(|f| *f != REVOKE_FINALIZER)
+        .cloned()
+        .collect();
+    if present {
+        finalizers.push(REVOKE_FINALIZER.to_string());
+    }
+    let api: Api<Certificate> = Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "metadata": { "resourceVersion": cert.resource_version(), "finalizers": finalizers }
+    });
+    api.patch(
+        &cert.name_any(),
+        &PatchParams::apply(FIELD_MANAGER),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Revokes the current certificate in TLM (reason cessation_of_operation), then lets the
+/// Certificate go. If TLM cannot be reached the deletion waits; removing the finalizer by hand
+/// skips the revocation.
+async fn revoke_and_release(
+    cert: &Certificate,
+    ctx: &Context,
+    issuer: Option<&super::observe::IssuerRefd>,
+    revoke_wanted: bool,
+) -> Result<(), ReconcileError> {
+    let serial = cert.status.as_ref().and_then(|s| s.serial_number.clone());
+    if let (true, Some(serial), Some(issuer)) = (revoke_wanted, serial, issuer) {
+        let client = ctx
+            .registry
+            .client(&ctx.client, &issuer.key, &issuer.tlm)
+            .await
+            .map_err(ReconcileError::Credentials)?;
+        match client
+            .revoke(&serial, RevocationReason::CessationOfOperation)
+            .await
+        {
+            Ok(()) => {
+                steps_event(
+                    ctx,
+                    cert,
+                    &format!("Revoked certificate {serial} in TLM (cessation_of_operation)"),
+                )
+                .await;
+            }
+            // Already revoked or unknown to TLM: nothing left to revoke.
+            Err(e) if matches!(e.status(), Some(400) | Some(404) | Some(409)) => {
+                tracing::info!(%serial, error = %e, "certificate already revoked or unknown");
+            }
+            Err(e) => return Err(ReconcileError::Tlm(e)),
+        }
+    }
+    set_finalizer(cert, ctx, false).await?;
+    Ok(())
+}
+
+async fn steps_event(ctx: &Context, cert: &Certificate, note: &str) {
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Normal,
+        reason: "Revoked".into(),
+        note: Some(note.to_string()),
+        action: "Revoke".into(),
+        secondary: None,
+    };
+    let _ = ctx.recorder.publish(&event, &cert.object_ref(&())).await;
+}

@@ -1,0 +1,109 @@
+//! What every reconcile shares: the Kubernetes client, caches, TLM clients, metrics, Events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use crate::api::{ClusterIssuer, Issuer};
+use crate::clients::http::HttpSettings;
+use crate::clients::retry::RetryPolicy;
+use crate::clients::throttle::ThrottleSettings;
+use crate::issuer::registry::TlmRegistry;
+use crate::metrics::Metrics;
+
+/// Operator-wide settings from the command line.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// Namespace holding ClusterIssuers' API key Secrets.
+    pub cluster_issuer_namespace: String,
+    pub tlm_throttle: ThrottleSettings,
+    pub tlm_retry: RetryPolicy,
+    pub tlm_http: HttpSettings,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub config: OperatorConfig,
+    pub registry: TlmRegistry,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    /// Only the Secrets the operator owns (selected by label).
+    pub secrets: Store<Secret>,
+    pub issuers: Store<Issuer>,
+    pub cluster_issuers: Store<ClusterIssuer>,
+    pub memory: IssuanceMemory,
+    pub issuer_checks: crate::issuer::reconcile::CheckMemory,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        config: OperatorConfig,
+        metrics: Arc<Metrics>,
+        secrets: Store<Secret>,
+        issuers: Store<Issuer>,
+        cluster_issuers: Store<ClusterIssuer>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: "tlm-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            registry: TlmRegistry::new(config.clone(), metrics.clone()),
+            client,
+            config,
+            metrics,
+            secrets,
+            issuers,
+            cluster_issuers,
+            memory: IssuanceMemory::default(),
+            issuer_checks: Default::default(),
+        }
+    }
+}
+
+/// What this process remembers about issuances in flight, by Certificate UID. Lost on restart,
+/// which is safe: its absence only makes the controller more careful (it searches TLM before
+/// submitting with a key it did not create, and polls at once).
+#[derive(Default)]
+pub struct IssuanceMemory {
+    inner: Mutex<HashMap<String, CertMemory>>,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct CertMemory {
+    /// SHA-256 of the SPKI of a next key this process generated.
+    pub key_created_here: Option<String>,
+    /// A submit with that key was sent and its outcome is unknown.
+    pub maybe_submitted: bool,
+    pub last_poll: Option<Timestamp>,
+    /// A certificate TLM returned with the submit response, by serial.
+    pub delivered: Option<(String, String)>,
+    /// Consecutive transient failures, for the requeue backoff.
+    pub transient_failures: u32,
+}
+
+impl IssuanceMemory {
+    pub fn get(&self, uid: &str) -> CertMemory {
+        self.inner
+            .lock()
+            .expect("memory lock")
+            .get(uid)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn update(&self, uid: &str, f: impl FnOnce(&mut CertMemory)) {
+        let mut map = self.inner.lock().expect("memory lock");
+        f(map.entry(uid.to_string()).or_default());
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.inner.lock().expect("memory lock").remove(uid);
+    }
+}

@@ -1,0 +1,205 @@
+//! Issuer and ClusterIssuer reconcile: read the API key, list TLM profiles, report `Ready`.
+//! The API key Secret is re-read every 30s (one GET; the operator does not watch Secrets it does
+//! not own), and TLM is asked again only when the issuer or its credentials changed, the last
+//! check failed, or ten minutes passed.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::health::{Health, judge};
+use super::registry::IssuerKey;
+use crate::api::conditions::{self, ConditionValue};
+use crate::api::{ClusterIssuer, Issuer, IssuerKind, IssuerLike, IssuerStatus, READY};
+use crate::context::Context;
+use crate::labels::FIELD_MANAGER;
+
+const RECHECK_SECRET: Duration = Duration::from_secs(30);
+const RECHECK_TLM: Duration = Duration::from_secs(600);
+
+/// What the last check of each issuer saw, so an unchanged issuer does not call TLM.
+#[derive(Default)]
+pub struct CheckMemory {
+    inner: Mutex<HashMap<IssuerKey, LastCheck>>,
+}
+
+#[derive(Clone)]
+struct LastCheck {
+    fingerprint: String,
+    generation: Option<i64>,
+    at: Instant,
+    ready: bool,
+}
+
+/// The two issuer kinds, seen the same way.
+pub trait IssuerResource:
+    Resource<DynamicType = ()> + IssuerLike + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static
+{
+    const KIND: IssuerKind;
+    /// The API for this object's scope.
+    fn api_of(&self, client: kube::Client) -> Api<Self>;
+}
+
+impl IssuerResource for Issuer {
+    const KIND: IssuerKind = IssuerKind::Issuer;
+    fn api_of(&self, client: kube::Client) -> Api<Self> {
+        Api::namespaced(client, &self.namespace().unwrap_or_default())
+    }
+}
+
+impl IssuerResource for ClusterIssuer {
+    const KIND: IssuerKind = IssuerKind::ClusterIssuer;
+    fn api_of(&self, client: kube::Client) -> Api<Self> {
+        Api::all(client)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("writing issuer status: {0}")]
+    Status(#[source] kube::Error),
+}
+
+pub fn key_of<K: IssuerResource>(issuer: &K) -> IssuerKey {
+    IssuerKey {
+        kind: K::KIND,
+        namespace: issuer.namespace(),
+        name: issuer.name_any(),
+    }
+}
+
+pub async fn reconcile<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<Action, IssuerError> {
+    ctx.metrics.reconciled(controller_name(K::KIND));
+    let key = key_of(issuer.as_ref());
+    let generation = issuer.meta().generation;
+    let health = match ctx.registry.refresh(&ctx.client, &key, issuer.tlm()).await {
+        Err(e) => Health {
+            ready: false,
+            reason: e.reason(),
+            message: e.to_string(),
+            profile: None,
+        },
+        Ok(refreshed) => {
+            let unchanged = ctx
+                .issuer_checks
+                .inner
+                .lock()
+                .expect("lock")
+                .get(&key)
+                .is_some_and(|last| {
+                    last.ready
+                        && last.fingerprint == refreshed.fingerprint
+                        && last.generation == generation
+                        && last.at.elapsed() < RECHECK_TLM
+                });
+            if unchanged {
+                return Ok(Action::requeue(RECHECK_SECRET));
+            }
+            let listed = refreshed.client.list_profiles().await;
+            let health = judge(&issuer.tlm().profile_id, listed);
+            ctx.issuer_checks.inner.lock().expect("lock").insert(
+                key.clone(),
+                LastCheck {
+                    fingerprint: refreshed.fingerprint,
+                    generation,
+                    at: Instant::now(),
+                    ready: health.ready,
+                },
+            );
+            health
+        }
+    };
+    write_status(issuer.as_ref(), &ctx, &health).await?;
+    Ok(Action::requeue(RECHECK_SECRET))
+}
+
+async fn write_status<K: IssuerResource>(
+    issuer: &K,
+    ctx: &Context,
+    health: &Health,
+) -> Result<(), IssuerError> {
+    let old = issuer.issuer_status().cloned().unwrap_or_default();
+    let mut new = old.clone();
+    let generation = issuer.meta().generation;
+    let was_ready = conditions::is_true(&old.conditions, READY);
+    let now = Time(Timestamp::now());
+    conditions::upsert(
+        &mut new.conditions,
+        ConditionValue {
+            type_: READY,
+            status: health.ready,
+            reason: health.reason,
+            message: health.message.clone(),
+            observed_generation: generation,
+        },
+        &now,
+    );
+    if health.profile.is_some() || health.ready {
+        new.profile = health.profile.clone();
+    }
+    new.observed_generation = generation;
+    if new == old {
+        return Ok(());
+    }
+    let api = issuer.api_of(ctx.client.clone());
+    let patch = serde_json::json!({ "status": status_json(&new) });
+    api.patch_status(
+        &issuer.name_any(),
+        &PatchParams::apply(FIELD_MANAGER),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(IssuerError::Status)?;
+    let old_reason = conditions::find(&old.conditions, READY).map(|c| c.reason.clone());
+    if was_ready != health.ready || old_reason.as_deref() != Some(health.reason) {
+        let event = Event {
+            type_: if health.ready {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            reason: health.reason.to_string(),
+            note: Some(health.message.clone()),
+            action: "HealthCheck".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &issuer.object_ref(&())).await {
+            tracing::warn!(error = %e, "could not record event");
+        }
+    }
+    tracing::info!(issuer = %key_of(issuer), ready = health.ready, reason = health.reason, "issuer checked");
+    Ok(())
+}
+
+fn status_json(status: &IssuerStatus) -> serde_json::Value {
+    // A merge patch only removes a field set to null; the profile is cleared that way.
+    let mut value = serde_json::to_value(status).expect("status serialises");
+    if status.profile.is_none() {
+        value["profile"] = serde_json::Value::Null;
+    }
+    value
+}
+
+pub fn error_policy<K: IssuerResource>(_issuer: Arc<K>, error: &IssuerError, ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, "issuer reconcile failed");
+    ctx.metrics
+        .reconcile_failed(controller_name(K::KIND), "StatusWrite");
+    Action::requeue(Duration::from_secs(5))
+}
+
+pub fn controller_name(kind: IssuerKind) -> &'static str {
+    match kind {
+        IssuerKind::Issuer => "issuer",
+        IssuerKind::ClusterIssuer => "clusterissuer",
+    }
+}

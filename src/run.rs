@@ -1,0 +1,407 @@
+//! `tlm-operator run`: wires the caches, controllers, probes, metrics and leader election.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Config as ControllerConfig, Controller, WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+
+use crate::api::{Certificate, ClusterIssuer, Issuer, IssuerKind};
+use crate::certificate;
+use crate::clients::http::HttpSettings;
+use crate::clients::retry::RetryPolicy;
+use crate::clients::throttle::ThrottleSettings;
+use crate::context::{Context, OperatorConfig};
+use crate::issuer::reconcile as issuer_reconcile;
+use crate::labels::{CERTIFICATE_NAME, OWNED_SECRET_SELECTOR};
+use crate::leader::Leadership;
+use crate::metrics::{Metrics, StateLabels};
+use crate::server::{self, Health};
+use crate::telemetry::{self, LogFormat};
+
+const SUBSCRIBE_BUFFER: usize = 1024;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Kubeconfig file; without it the usual inference applies ($KUBECONFIG, ~/.kube/config,
+    /// in-cluster service account).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, env = "TLM_METRICS_BIND", default_value = "0.0.0.0:8080")]
+    pub metrics_bind: SocketAddr,
+    #[arg(long, env = "TLM_LOG_FORMAT", value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.
+    #[arg(long, env = "TLM_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Compete for a Lease and reconcile only while holding it.
+    #[arg(long, env = "TLM_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+    #[arg(long, env = "TLM_LEASE_NAME", default_value = "tlm-operator")]
+    pub lease_name: String,
+    /// The operator's own namespace (Lease; default ClusterIssuer Secret namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "tlm-operator")]
+    pub namespace: String,
+    /// Namespace of ClusterIssuers' API key Secrets (default: --namespace).
+    #[arg(long, env = "TLM_CLUSTER_ISSUER_NAMESPACE")]
+    pub cluster_issuer_namespace: Option<String>,
+    /// Identity in the Lease (default: POD_NAME, else hostname and PID).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Watch only these namespaces (comma separated); all when empty.
+    #[arg(long, env = "TLM_WATCH_NAMESPACES", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
+    /// Sustained TLM requests per second, per Issuer.
+    #[arg(long, env = "TLM_ISSUER_RATE_LIMIT", default_value_t = NonZeroU32::new(20).expect("non-zero"))]
+    pub issuer_rate_limit: NonZeroU32,
+    /// TLM request burst, per Issuer.
+    #[arg(long, env = "TLM_ISSUER_BURST", default_value_t = NonZeroU32::new(40).expect("non-zero"))]
+    pub issuer_burst: NonZeroU32,
+    /// TLM requests in flight at once, per Issuer.
+    #[arg(long, env = "TLM_ISSUER_CONCURRENCY", default_value_t = 8)]
+    pub issuer_concurrency: usize,
+    /// Certificates reconciled at once.
+    #[arg(long, env = "TLM_WORKERS", default_value_t = 64)]
+    pub workers: u16,
+    /// Cert Spotter queries per hour for the whole operator.
+    #[arg(long, env = "TLM_CERTSPOTTER_QUERIES_PER_HOUR", default_value_t = 1000)]
+    pub certspotter_queries_per_hour: u32,
+}
+
+pub async fn run(args: RunArgs) -> Result<()> {
+    telemetry::init(args.log_format, &args.log_level);
+    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::default());
+    let server = tokio::spawn(server::serve(args.metrics_bind, metrics.clone(), health.clone()));
+
+    let mut leadership = None;
+    if args.leader_elect {
+        let identity = args.identity.clone().unwrap_or_else(default_identity);
+        let mut lease =
+            Leadership::start(client.clone(), &args.namespace, &args.lease_name, &identity).await?;
+        // A healthy standby is ready: it can take over.
+        health.ready.store(true, Ordering::Relaxed);
+        tracing::info!(%identity, lease = %args.lease_name, "waiting for leadership");
+        tokio::select! {
+            acquired = lease.acquired() => acquired?,
+            _ = shutdown_signal() => {
+                lease.release().await;
+                return Ok(());
+            }
+        }
+        tracing::info!(%identity, "leading");
+        health.ready.store(false, Ordering::Relaxed);
+        leadership = Some(lease);
+    }
+
+    let config = OperatorConfig {
+        cluster_issuer_namespace: args
+            .cluster_issuer_namespace
+            .clone()
+            .unwrap_or_else(|| args.namespace.clone()),
+        tlm_throttle: ThrottleSettings {
+            requests_per_second: args.issuer_rate_limit,
+            burst: args.issuer_burst,
+            max_concurrency: args.issuer_concurrency,
+        },
+        tlm_retry: RetryPolicy::default(),
+        tlm_http: HttpSettings::default(),
+    };
+    let controllers = controllers(client, config, metrics, health, &args);
+    let result = match &mut leadership {
+        Some(lease) => {
+            tokio::select! {
+                r = controllers => r,
+                _ = lease.lost() => {
+                    tracing::error!("leadership lost; exiting so a fresh start competes again");
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => controllers.await,
+    };
+    if let Some(lease) = leadership {
+        lease.release().await;
+    }
+    server.abort();
+    tracing::info!("stopped");
+    result
+}
+
+async fn kube_client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("read {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "tlm-operator".into());
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+/// SIGTERM (kubelet) or SIGINT (a terminal).
+async fn shutdown_signal() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+fn api_in<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn controllers(
+    client: kube::Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    args: &RunArgs,
+) -> Result<()> {
+    let scopes: Vec<Option<String>> = if args.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.watch_namespaces.iter().map(|n| Some(n.clone())).collect()
+    };
+    let mut tasks: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    let mut ready_waits: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    let mut cert_stores = Vec::new();
+
+    // ClusterIssuers are cluster-wide: one watch, one controller, every scope subscribes.
+    let (ci_reader, ci_writer) = reflector::store_shared::<ClusterIssuer>(SUBSCRIBE_BUFFER);
+    let mut ci_subscribers = Vec::new();
+    for _ in 0..=scopes.len() {
+        ci_subscribers.push(ci_writer.subscribe().expect("shared store"));
+    }
+    tasks.push(
+        watcher(
+            Api::<ClusterIssuer>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .reflect_shared(ci_writer)
+        .for_each(|_| futures::future::ready(()))
+        .boxed(),
+    );
+    {
+        let r = ci_reader.clone();
+        ready_waits.push(
+            async move {
+                let _ = r.wait_until_ready().await;
+            }
+            .boxed(),
+        );
+    }
+
+    for (i, scope) in scopes.iter().enumerate() {
+        let ns = scope.as_deref();
+        let (secret_reader, secret_writer) = reflector::store_shared::<Secret>(SUBSCRIBE_BUFFER);
+        let secret_sub = secret_writer.subscribe().expect("shared store");
+        tasks.push(
+            watcher(
+                api_in::<Secret>(&client, ns),
+                watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
+            )
+            .default_backoff()
+            .reflect_shared(secret_writer)
+            .for_each(|_| futures::future::ready(()))
+            .boxed(),
+        );
+        let (issuer_reader, issuer_writer) = reflector::store_shared::<Issuer>(SUBSCRIBE_BUFFER);
+        let issuer_sub_certs = issuer_writer.subscribe().expect("shared store");
+        let issuer_sub_ctrl = issuer_writer.subscribe().expect("shared store");
+        tasks.push(
+            watcher(api_in::<Issuer>(&client, ns), watcher::Config::default())
+                .default_backoff()
+                .reflect_shared(issuer_writer)
+                .for_each(|_| futures::future::ready(()))
+                .boxed(),
+        );
+        {
+            let r = secret_reader.clone();
+            ready_waits.push(
+                async move {
+                    let _ = r.wait_until_ready().await;
+                }
+                .boxed(),
+            );
+        }
+        {
+            let r = issuer_reader.clone();
+            ready_waits.push(
+                async move {
+                    let _ = r.wait_until_ready().await;
+                }
+                .boxed(),
+            );
+        }
+
+        let ctx = Arc::new(Context::new(
+            client.clone(),
+            config.clone(),
+            metrics.clone(),
+            secret_reader,
+            issuer_reader.clone(),
+            ci_reader.clone(),
+        ));
+
+        let cert_controller = Controller::new(api_in::<Certificate>(&client, ns), watcher::Config::default())
+            .with_config(ControllerConfig::default().concurrency(args.workers));
+        let certs = cert_controller.store();
+        cert_stores.push(certs.clone());
+        {
+            let r = certs.clone();
+            ready_waits.push(
+                async move {
+                    let _ = r.wait_until_ready().await;
+                }
+                .boxed(),
+            );
+        }
+        let by_issuer = certs.clone();
+        let by_cluster_issuer = certs.clone();
+        let cert_controller = cert_controller
+            .watches_shared_stream(secret_sub, |secret: Arc<Secret>| {
+                let name = secret.labels().get(CERTIFICATE_NAME).cloned();
+                let ns = secret.namespace();
+                name.map(|n| ObjectRef::new(&n).within(&ns.unwrap_or_default()))
+            })
+            .watches_shared_stream(issuer_sub_certs, move |issuer: Arc<Issuer>| {
+                referencing(
+                    &by_issuer,
+                    IssuerKind::Issuer,
+                    issuer.namespace(),
+                    &issuer.name_any(),
+                )
+            })
+            .watches_shared_stream(
+                ci_subscribers.pop().expect("one per scope"),
+                move |issuer: Arc<ClusterIssuer>| {
+                    referencing(
+                        &by_cluster_issuer,
+                        IssuerKind::ClusterIssuer,
+                        None,
+                        &issuer.name_any(),
+                    )
+                },
+            )
+            .shutdown_on_signal()
+            .run(certificate::reconcile, certificate::error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(()));
+        tasks.push(cert_controller.boxed());
+
+        let issuer_controller = Controller::for_shared_stream(issuer_sub_ctrl, issuer_reader)
+            .shutdown_on_signal()
+            .run(
+                issuer_reconcile::reconcile::<Issuer>,
+                issuer_reconcile::error_policy::<Issuer>,
+                ctx.clone(),
+            )
+            .for_each(|_| futures::future::ready(()));
+        tasks.push(issuer_controller.boxed());
+
+        if i == 0 {
+            let ci_controller =
+                Controller::for_shared_stream(ci_subscribers.pop().expect("one extra"), ci_reader.clone())
+                    .shutdown_on_signal()
+                    .run(
+                        issuer_reconcile::reconcile::<ClusterIssuer>,
+                        issuer_reconcile::error_policy::<ClusterIssuer>,
+                        ctx.clone(),
+                    )
+                    .for_each(|_| futures::future::ready(()));
+            tasks.push(ci_controller.boxed());
+        }
+    }
+
+    tasks.push(certificate_gauges(cert_stores, metrics.clone()).boxed());
+    let health_for_ready = health.clone();
+    tasks.push(
+        async move {
+            futures::future::join_all(ready_waits).await;
+            health_for_ready.ready.store(true, Ordering::Relaxed);
+            tracing::info!("caches synced; ready");
+            futures::future::pending::<()>().await;
+        }
+        .boxed(),
+    );
+    // Controllers end on SIGTERM/SIGINT; the watches and helpers never end by themselves.
+    futures::future::select_all(tasks).await;
+    Ok(())
+}
+
+/// Certificates that reference the given issuer.
+fn referencing(
+    store: &Store<Certificate>,
+    kind: IssuerKind,
+    namespace: Option<String>,
+    name: &str,
+) -> Vec<ObjectRef<Certificate>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|c| c.spec.issuer_ref.kind == kind && c.spec.issuer_ref.name == name)
+        .filter(|c| namespace.is_none() || c.namespace() == namespace)
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+/// Keeps `tlm_operator_certificates{state}` current.
+async fn certificate_gauges(stores: Vec<Store<Certificate>>, metrics: Arc<Metrics>) {
+    use crate::api::{ISSUING, READY, conditions};
+    loop {
+        let mut counts: HashMap<&'static str, i64> =
+            [("ready", 0), ("issuing", 0), ("failed", 0), ("not_ready", 0)]
+                .into_iter()
+                .collect();
+        for store in &stores {
+            for cert in store.state() {
+                let status = cert.status.clone().unwrap_or_default();
+                let state = if status.failed_issuance_attempts.unwrap_or(0) > 0 {
+                    "failed"
+                } else if conditions::is_true(&status.conditions, ISSUING) {
+                    "issuing"
+                } else if conditions::is_true(&status.conditions, READY) {
+                    "ready"
+                } else {
+                    "not_ready"
+                };
+                *counts.entry(state).or_default() += 1;
+            }
+        }
+        for (state, n) in counts {
+            metrics
+                .certificates
+                .get_or_create(&StateLabels { state: state.into() })
+                .set(n);
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
