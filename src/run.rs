@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{Config as ControllerConfig, Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -222,18 +222,18 @@ async fn controllers(
 
     for (i, scope) in scopes.iter().enumerate() {
         let ns = scope.as_deref();
-        let (secret_reader, secret_writer) = reflector::store_shared::<Secret>(SUBSCRIBE_BUFFER);
-        let secret_sub = secret_writer.subscribe().expect("shared store");
-        tasks.push(
+        // Only the certificate controller consumes Secret events, and it must see deletions (a
+        // deleted Secret is re-created), which shared-store subscribers do not get.
+        let (secret_reader, secret_writer) = reflector::store::<Secret>();
+        let secret_events = reflector(
+            secret_writer,
             watcher(
                 api_in::<Secret>(&client, ns),
                 watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
             )
-            .default_backoff()
-            .reflect_shared(secret_writer)
-            .for_each(|_| futures::future::ready(()))
-            .boxed(),
-        );
+            .default_backoff(),
+        )
+        .touched_objects();
         let (issuer_reader, issuer_writer) = reflector::store_shared::<Issuer>(SUBSCRIBE_BUFFER);
         let issuer_sub_certs = issuer_writer.subscribe().expect("shared store");
         let issuer_sub_ctrl = issuer_writer.subscribe().expect("shared store");
@@ -288,7 +288,7 @@ async fn controllers(
         let by_issuer = certs.clone();
         let by_cluster_issuer = certs.clone();
         let cert_controller = cert_controller
-            .watches_shared_stream(secret_sub, |secret: Arc<Secret>| {
+            .watches_stream(secret_events, |secret: Secret| {
                 let name = secret.labels().get(CERTIFICATE_NAME).cloned();
                 let ns = secret.namespace();
                 name.map(|n| ObjectRef::new(&n).within(&ns.unwrap_or_default()))
@@ -315,7 +315,16 @@ async fn controllers(
             .shutdown_on_signal()
             .run(certificate::reconcile, certificate::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
-        tasks.push(cert_controller.boxed());
+        // Judge no Certificate before the issuers are known: an empty cache would read as
+        // "issuer not found". (A Secret missing from the cache is re-read before any write.)
+        let (ir, cr) = (issuer_reader.clone(), ci_reader.clone());
+        tasks.push(
+            async move {
+                let _ = futures::future::join(ir.wait_until_ready(), cr.wait_until_ready()).await;
+                cert_controller.await;
+            }
+            .boxed(),
+        );
 
         let issuer_controller = Controller::for_shared_stream(issuer_sub_ctrl, issuer_reader)
             .shutdown_on_signal()

@@ -204,6 +204,13 @@ pub fn decide(i: &Inputs<'_>) -> Step {
             }
         }
         Some(reason) => {
+            if *i.issuer == IssuerView::Unchecked {
+                // Its first check is seconds away and its status change wakes us: wait quietly
+                // rather than report a problem that is not one.
+                return Step::Idle {
+                    requeue_after: Duration::from_secs(5),
+                };
+            }
             if let Some(wait) = issuer_wait(i, &reason) {
                 return Step::WaitForIssuer(wait);
             }
@@ -293,7 +300,7 @@ pub fn issuance_needed(i: &Inputs<'_>) -> Option<IssueReason> {
 
 fn issuer_wait(i: &Inputs<'_>, reason: &IssueReason) -> Option<StatusChange> {
     let message = match i.issuer {
-        IssuerView::Ready(_) => return None,
+        IssuerView::Ready(_) | IssuerView::Unchecked => return None,
         IssuerView::NotFound { kind, name } => format!("{kind:?} {name} does not exist"),
         IssuerView::NotReady { reason, message } => format!("issuer is not ready ({reason}): {message}"),
     };

@@ -119,8 +119,16 @@ impl NextKey {
 /// What the Certificate controller knows about the referenced issuer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerView {
-    NotFound { kind: IssuerKind, name: String },
-    NotReady { reason: String, message: String },
+    /// The issuer exists but has not been checked yet (it was just created).
+    Unchecked,
+    NotFound {
+        kind: IssuerKind,
+        name: String,
+    },
+    NotReady {
+        reason: String,
+        message: String,
+    },
     Ready(ReadyIssuer),
 }
 

@@ -2,6 +2,8 @@
 //! for our next key. Before ordering again, look for it: TLM's search by common name and profile,
 //! then each recent candidate's certificate compared with our key.
 
+use k8s_openapi::jiff::Timestamp;
+
 use crate::clients::tlm::TlmClient;
 use crate::clients::tlm_error::{ErrorClass, TlmError};
 use crate::clients::tlm_types::{CertStatus, SearchQuery};
@@ -16,6 +18,7 @@ pub async fn find_order_for_key(
     profile_id: &str,
     common_name: Option<String>,
     key: &PrivateKey,
+    issued_after: Option<Timestamp>,
 ) -> Result<Option<String>, TlmError> {
     let query = SearchQuery {
         common_name,
@@ -47,8 +50,12 @@ pub async fn find_order_for_key(
         let Ok(certs) = certs_from_delivery(text) else {
             continue;
         };
+        // With rotationPolicy Never the current certificate has the same key: only a newer one
+        // can be the lost order.
         let matches = certs.iter().any(|der| {
-            crate::pki::LeafInfo::parse(der).is_ok_and(|leaf| spki_sha256_hex(&leaf.spki_der) == wanted)
+            crate::pki::LeafInfo::parse(der).is_ok_and(|leaf| {
+                spki_sha256_hex(&leaf.spki_der) == wanted && issued_after.is_none_or(|t| leaf.not_before > t)
+            })
         });
         if matches {
             return Ok(Some(serial));

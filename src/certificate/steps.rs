@@ -274,7 +274,8 @@ pub async fn submit(
         memory.key_created_here.as_deref() == Some(key.spki_sha256_hex().as_str()) && !memory.maybe_submitted;
     if !known_unused {
         let cn = request_common_name(&obs.cert.spec);
-        match find_order_for_key(&client, &issuer.tlm.profile_id, cn, &key).await {
+        let current = obs.target().and_then(|t| t.matched_leaf().map(|l| l.not_before));
+        match find_order_for_key(&client, &issuer.tlm.profile_id, cn, &key, current).await {
             Ok(Some(serial)) => {
                 tracing::info!(certificate = %obs.cert.name_any(), %serial, "found an earlier order for this key; not ordering again");
                 let request = pending(Some(serial), None, &key, gen_);

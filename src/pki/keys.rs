@@ -77,6 +77,15 @@ impl PrivateKey {
         let block = pem::parse(pem_text).map_err(|_| PkiError::UnparsableKey)?;
         let der = rustls_pki_types::PrivateKeyDer::try_from(block.contents())
             .map_err(|_| PkiError::UnparsableKey)?;
+        // rcgen keeps the DER it was given; normalise to PKCS#8 so re-encoding works whatever
+        // the key was stored as.
+        let pkcs8 = match &der {
+            rustls_pki_types::PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
+            rustls_pki_types::PrivateKeyDer::Pkcs1(k) => pkcs1_to_pkcs8(k.secret_pkcs1_der())?,
+            rustls_pki_types::PrivateKeyDer::Sec1(k) => sec1_to_pkcs8(k.secret_sec1_der())?,
+            _ => return Err(PkiError::UnparsableKey),
+        };
+        let der = rustls_pki_types::PrivateKeyDer::Pkcs8(pkcs8.into());
         let pair = KeyPair::try_from(&der).map_err(|_| PkiError::UnparsableKey)?;
         let (algorithm, size) = classify(&pair)?;
         Ok(Self {
@@ -124,7 +133,14 @@ impl PrivateKey {
     pub fn to_der(&self, encoding: KeyEncoding) -> Result<Vec<u8>, PkiError> {
         let pkcs8 = self.pair.serialize_der();
         match (encoding, self.algorithm) {
-            (KeyEncoding::PKCS8, _) | (_, KeyAlgorithm::Ed25519) => Ok(pkcs8),
+            (KeyEncoding::PKCS8, _) | (_, KeyAlgorithm::Ed25519) => {
+                // aws-lc writes Ed25519 keys as PKCS#8 v2 with the public key attached, which
+                // OpenSSL 3.0 refuses; v1 (RFC 5208) is what every consumer reads.
+                let mut info =
+                    pkcs8::PrivateKeyInfo::from_der(&pkcs8).map_err(|_| PkiError::UnparsableKey)?;
+                info.public_key = None;
+                info.to_der().map_err(|_| PkiError::UnparsableKey)
+            }
             (KeyEncoding::PKCS1, KeyAlgorithm::RSA) => {
                 let info = pkcs8::PrivateKeyInfo::from_der(&pkcs8).map_err(|_| PkiError::UnparsableKey)?;
                 Ok(info.private_key.to_vec())
@@ -153,6 +169,45 @@ impl PrivateKey {
         };
         Ok(super::pem_encode(label, self.to_der(encoding)?))
     }
+}
+
+const RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+
+fn pkcs1_to_pkcs8(pkcs1: &[u8]) -> Result<Vec<u8>, PkiError> {
+    let info = pkcs8::PrivateKeyInfo {
+        algorithm: pkcs8::AlgorithmIdentifierRef {
+            oid: RSA_ENCRYPTION,
+            parameters: Some(der::asn1::AnyRef::NULL),
+        },
+        private_key: pkcs1,
+        public_key: None,
+    };
+    info.to_der().map_err(|_| PkiError::UnparsableKey)
+}
+
+fn sec1_to_pkcs8(sec1_der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    let mut ec = sec1::EcPrivateKey::from_der(sec1_der).map_err(|_| PkiError::UnparsableKey)?;
+    let curve = ec
+        .parameters
+        .and_then(|p| p.named_curve())
+        .ok_or_else(|| PkiError::UnsupportedKey("EC key without a named curve".into()))?;
+    // Inside PKCS#8 the curve lives in the algorithm identifier (RFC 5915 §3).
+    ec.parameters = None;
+    let inner = ec.to_der().map_err(|_| PkiError::UnparsableKey)?;
+    let curve_der = curve.to_der().map_err(|_| PkiError::UnparsableKey)?;
+    let params = der::asn1::AnyRef::from_der(&curve_der).map_err(|_| PkiError::UnparsableKey)?;
+    let info = pkcs8::PrivateKeyInfo {
+        algorithm: pkcs8::AlgorithmIdentifierRef {
+            oid: EC_PUBLIC_KEY,
+            parameters: Some(params),
+        },
+        private_key: &inner,
+        public_key: None,
+    };
+    info.to_der().map_err(|_| PkiError::UnparsableKey)
 }
 
 fn classify(pair: &KeyPair) -> Result<(KeyAlgorithm, u32), PkiError> {
@@ -212,7 +267,26 @@ mod tests {
                     "{alg:?} {encoding:?} keeps the key"
                 );
                 assert!(back.satisfies(alg, size));
+                // A loaded key re-encodes to every encoding (rotationPolicy: Never copies keys).
+                let again = PrivateKey::from_pem(&back.pkcs8_pem()).unwrap();
+                assert_eq!(again.spki_der(), key.spki_der());
+                assert_eq!(
+                    back.to_pem(encoding).unwrap(),
+                    pem_text,
+                    "{alg:?} {encoding:?} re-encodes identically"
+                );
             }
+        }
+    }
+
+    #[test]
+    fn pkcs8_output_is_version_1_without_public_key() {
+        for alg in [KeyAlgorithm::Ed25519, KeyAlgorithm::ECDSA] {
+            let key = PrivateKey::generate(alg, None).unwrap();
+            let der = key.to_der(KeyEncoding::PKCS8).unwrap();
+            let info = pkcs8::PrivateKeyInfo::from_der(&der).unwrap();
+            assert!(info.public_key.is_none(), "{alg:?}");
+            assert_eq!(info.version(), pkcs8::Version::V1);
         }
     }
 

@@ -473,3 +473,15 @@ impl World {
         self
     }
 }
+
+#[test]
+fn unchecked_issuer_is_waited_for_quietly() {
+    let mut w = World::new();
+    w.issuer = IssuerView::Unchecked;
+    assert_eq!(
+        w.decide(),
+        Step::Idle {
+            requeue_after: Duration::from_secs(5)
+        }
+    );
+}
