@@ -368,3 +368,70 @@ async fn up_to_date_certificate_resync_writes_nothing() {
     assert_eq!(env.events_for("s").await.len(), events, "no Event");
     op.terminate();
 }
+
+#[tokio::test]
+async fn revoke_on_delete_uses_a_finalizer_and_revokes_in_tlm() {
+    let env = Env::new("issue-revoke").await;
+    env.issuer_for("tlm", "prof-x509").await;
+    let mut op = env.start_operator(&[], &[]);
+    env.create_certificate(
+        "keep",
+        json!({"secretName": "keep-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["keep.example.com"]}),
+    )
+    .await;
+    env.create_certificate(
+        "gone",
+        json!({"secretName": "gone-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["gone.example.com"], "revokeOnDelete": true}),
+    )
+    .await;
+    env.wait_ready("keep", 1, READY_TIMEOUT).await;
+    let gone = env.wait_ready("gone", 1, READY_TIMEOUT).await;
+    assert!(
+        env.certs()
+            .get("keep")
+            .await
+            .unwrap()
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .is_empty(),
+        "no finalizer without revokeOnDelete"
+    );
+    assert_eq!(
+        gone.metadata.finalizers.clone().unwrap_or_default(),
+        ["tlm.certops.dev/revoke-on-delete"]
+    );
+    let serial = gone.status.unwrap().serial_number.unwrap();
+
+    env.certs().delete("gone", &Default::default()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env.certs().get_opt("gone").await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Certificate was not released"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/mpki/api/v1/certificate/{serial}", env.sim.url()))
+        .header("x-api-key", support::API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["status"], "revoked",
+        "revoked in TLM before the Certificate went away"
+    );
+    env.certs().delete("keep", &Default::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(env.certs().get_opt("keep").await.unwrap().is_none());
+    assert_eq!(
+        env.sim.counters().requests.get("revoke").copied().unwrap_or(0),
+        1,
+        "only the opted-in certificate is revoked"
+    );
+    op.terminate();
+}

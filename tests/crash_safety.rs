@@ -14,14 +14,19 @@ async fn wait_exit(op: &mut testkit::OperatorProcess, timeout: Duration) -> std:
         if let Some(status) = op.exited() {
             return status;
         }
-        assert!(Instant::now() < deadline, "the operator did not crash at its crash point");
+        assert!(
+            Instant::now() < deadline,
+            "the operator did not crash at its crash point"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 fn spki_sha256_of_secret_key(data: &std::collections::BTreeMap<String, Vec<u8>>) -> String {
     let pem = String::from_utf8(data["tls.key"].clone()).unwrap();
-    tlm_operator::pki::PrivateKey::from_pem(&pem).unwrap().spki_sha256_hex()
+    tlm_operator::pki::PrivateKey::from_pem(&pem)
+        .unwrap()
+        .spki_sha256_hex()
 }
 
 #[tokio::test]
@@ -31,11 +36,17 @@ async fn a_crash_at_any_step_loses_no_key_and_orders_once() {
     let points = ["after-begin", "after-key", "after-submit", "after-secret"];
     for point in points {
         let name = format!("c-{point}");
-        let mut crashing = env.start_operator_logging_to(&format!("{point}.log"), &[], &[("TLM_OPERATOR_CRASH_AT", point)]);
+        let mut crashing =
+            env.start_operator_logging_to(&format!("{point}.log"), &[], &[("TLM_OPERATOR_CRASH_AT", point)]);
         env.create_certificate(&name, json!({"secretName": format!("{name}-tls"), "issuerRef": {"name": "tlm"}, "dnsNames": [format!("{name}.example.com")]})).await;
         let status = wait_exit(&mut crashing, Duration::from_secs(60)).await;
         assert!(!status.success(), "{point}: crashed");
-        assert!(crashing.logs().contains(&format!("TLM_OPERATOR_CRASH_AT={point}")), "{point}: crashed at the point");
+        assert!(
+            crashing
+                .logs()
+                .contains(&format!("TLM_OPERATOR_CRASH_AT={point}")),
+            "{point}: crashed at the point"
+        );
         let mut op = env.start_operator_logging_to(&format!("{point}-restart.log"), &[], &[]);
         env.wait_ready(&name, 1, Duration::from_secs(60)).await;
         op.terminate();
@@ -46,13 +57,33 @@ async fn a_crash_at_any_step_loses_no_key_and_orders_once() {
     for point in points {
         let data = env.secret_data(&format!("c-{point}-tls")).await;
         let key = spki_sha256_of_secret_key(&data);
-        assert_eq!(orders.get(&key), Some(&1), "{point}: the Secret's key was ordered exactly once");
+        assert_eq!(
+            orders.get(&key),
+            Some(&1),
+            "{point}: the Secret's key was ordered exactly once"
+        );
         env.verify_secret_with_openssl(&format!("c-{point}-tls")).await;
     }
-    assert_eq!(orders.values().sum::<u64>(), points.len() as u64, "no order beyond one per Certificate: {orders:?}");
+    assert_eq!(
+        orders.values().sum::<u64>(),
+        points.len() as u64,
+        "no order beyond one per Certificate: {orders:?}"
+    );
     // No next-key Secret is left behind.
-    let leftovers: Vec<_> = env.secrets().list(&Default::default()).await.unwrap().items.into_iter()
-        .filter(|s| s.metadata.labels.clone().unwrap_or_default().contains_key("tlm.certops.dev/next-private-key"))
+    let leftovers: Vec<_> = env
+        .secrets()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|s| {
+            s.metadata
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .contains_key("tlm.certops.dev/next-private-key")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{} next-key Secrets left", leftovers.len());
 }
@@ -61,7 +92,8 @@ async fn a_crash_at_any_step_loses_no_key_and_orders_once() {
 async fn kill_9_while_the_order_is_in_flight_orders_once() {
     let env = Env::new("kill9").await;
     env.issuer_for("tlm", "prof-x509").await;
-    let slow: Vec<FaultRule> = serde_json::from_value(json!([{"endpoint": "submit", "latency_ms": 3000}])).unwrap();
+    let slow: Vec<FaultRule> =
+        serde_json::from_value(json!([{"endpoint": "submit", "latency_ms": 3000}])).unwrap();
     env.sim.set_faults(slow).unwrap();
     let mut op = env.start_operator_logging_to("first.log", &[], &[]);
     env.create_certificate("inflight", json!({"secretName": "inflight-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["inflight.example.com"]})).await;
@@ -91,23 +123,37 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over() {
     a.wait_ready(Duration::from_secs(30)).await.unwrap();
     let mut b = env.start_operator_logging_to("b.log", &["--leader-elect"], &[("POD_NAME", "replica-b")]);
     b.wait_ready(Duration::from_secs(30)).await.unwrap();
-    env.create_certificate("one", json!({"secretName": "one-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["one.example.com"]})).await;
+    env.create_certificate(
+        "one",
+        json!({"secretName": "one-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["one.example.com"]}),
+    )
+    .await;
     env.wait_ready("one", 1, Duration::from_secs(60)).await;
     let leading = |op: &testkit::OperatorProcess| op.logs().contains("\"message\":\"leading\"");
     let reconciled = |op: &testkit::OperatorProcess| op.logs().contains("issuance started");
     assert!(leading(&a) ^ leading(&b), "exactly one leader");
     let (mut leader, mut standby) = if leading(&a) { (a, b) } else { (b, a) };
-    assert!(reconciled(&leader) && !reconciled(&standby), "only the leader reconciles");
+    assert!(
+        reconciled(&leader) && !reconciled(&standby),
+        "only the leader reconciles"
+    );
 
     leader.kill();
-    env.create_certificate("two", json!({"secretName": "two-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["two.example.com"]})).await;
+    env.create_certificate(
+        "two",
+        json!({"secretName": "two-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["two.example.com"]}),
+    )
+    .await;
     // The Lease expires after 15s; the standby then takes over.
     env.wait_ready("two", 1, Duration::from_secs(90)).await;
     assert!(leading(&standby), "the standby took over");
     assert!(reconciled(&standby));
     let status = standby.terminate().expect("exited");
     assert!(status.success(), "graceful shutdown on SIGTERM: {status}");
-    assert!(standby.logs().contains("lease released"), "the Lease is released on shutdown");
+    assert!(
+        standby.logs().contains("lease released"),
+        "the Lease is released on shutdown"
+    );
     env.assert_log_clean(&standby, &[]);
     env.assert_log_clean(&leader, &[]);
 }

@@ -288,7 +288,7 @@ pub fn rand_suffix() -> String {
 /// The DNS names of a leaf dumped by `openssl x509 -text`.
 pub fn dns_names_in(text: &str) -> Vec<String> {
     let mut names: Vec<String> = text
-        .split(|c| c == ',' || c == '\n')
+        .split([',', '\n'])
         .filter_map(|p| p.trim().strip_prefix("DNS:").map(str::to_string))
         .collect();
     names.sort();
