@@ -29,7 +29,13 @@ fn main() -> Result<()> {
             // Every rustls user is on aws-lc-rs; install it as the process default explicitly so
             // no crate can pick another provider at the first TLS use.
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-            tokio::runtime::Runtime::new()?.block_on(tlm_operator::run::run(*args))?;
+            // Few blocking threads: they only generate RSA keys, and every extra thread costs
+            // its own malloc arena.
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .max_blocking_threads(4)
+                .build()?
+                .block_on(tlm_operator::run::run(*args))?;
         }
         Command::Crds { output_dir: None } => {
             print!("{}", tlm_operator::crd_yaml::render_all()?);

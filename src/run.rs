@@ -231,7 +231,8 @@ async fn controllers(
                 api_in::<Secret>(&client, ns),
                 watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
             )
-            .default_backoff(),
+            .default_backoff()
+            .modify(drop_managed_fields::<Secret>),
         )
         .touched_objects();
         let (issuer_reader, issuer_writer) = reflector::store_shared::<Issuer>(SUBSCRIBE_BUFFER);
@@ -272,9 +273,16 @@ async fn controllers(
             ci_reader.clone(),
         ));
 
-        let cert_controller = Controller::new(api_in::<Certificate>(&client, ns), watcher::Config::default())
+        let (certs, cert_writer) = reflector::store::<Certificate>();
+        let cert_events = reflector(
+            cert_writer,
+            watcher(api_in::<Certificate>(&client, ns), watcher::Config::default())
+                .default_backoff()
+                .modify(drop_managed_fields::<Certificate>),
+        )
+        .applied_objects();
+        let cert_controller = Controller::for_stream(cert_events, certs.clone())
             .with_config(ControllerConfig::default().concurrency(args.workers));
-        let certs = cert_controller.store();
         cert_stores.push(certs.clone());
         {
             let r = certs.clone();
@@ -364,6 +372,12 @@ async fn controllers(
     // Controllers end on SIGTERM/SIGINT; the watches and helpers never end by themselves.
     futures::future::select_all(tasks).await;
     Ok(())
+}
+
+/// Caches keep no managedFields: they are a large share of each object and nothing reads them.
+/// (Writes are based on fresh reads, never on cached objects, so nothing strips them server-side.)
+fn drop_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
 }
 
 /// Certificates that reference the given issuer.

@@ -165,11 +165,16 @@ pub async fn create_next_key(
         PrivateKey::from_pem(&pem).map_err(ReconcileError::Pki)?
     } else {
         let pk = obs.cert.spec.private_key.clone();
-        // RSA 4096 takes about a second: keep it off the async workers.
-        tokio::task::spawn_blocking(move || PrivateKey::generate(pk.algorithm, pk.size))
-            .await
-            .map_err(|e| ReconcileError::Internal(e.to_string()))?
-            .map_err(ReconcileError::Pki)?
+        if pk.algorithm == crate::api::KeyAlgorithm::RSA {
+            // RSA 4096 takes about a second: keep it off the async workers.
+            tokio::task::spawn_blocking(move || PrivateKey::generate(pk.algorithm, pk.size))
+                .await
+                .map_err(|e| ReconcileError::Internal(e.to_string()))?
+                .map_err(ReconcileError::Pki)?
+        } else {
+            // EC and Ed25519 keys take microseconds; a thread hop would cost more.
+            PrivateKey::generate(pk.algorithm, pk.size).map_err(ReconcileError::Pki)?
+        }
     };
     let api = secrets(ctx, obs);
     let created = match api
