@@ -15,7 +15,7 @@ use super::observe::{Observation, issuer_of};
 use super::observed::IssuerView;
 use super::steps;
 use crate::api::Certificate;
-use crate::clients::tlm_error::TlmError;
+use crate::clients::error::ServiceError;
 use crate::clients::tlm_types::RevocationReason;
 use crate::context::Context;
 use crate::issuer::registry::CredentialError;
@@ -38,7 +38,7 @@ pub enum ReconcileError {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("{0}")]
-    Tlm(TlmError),
+    Tlm(ServiceError),
     #[error("{0}")]
     Pki(PkiError),
     #[error("issuer credentials: {0}")]

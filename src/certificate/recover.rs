@@ -4,8 +4,8 @@
 
 use k8s_openapi::jiff::Timestamp;
 
+use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm::TlmClient;
-use crate::clients::tlm_error::{ErrorClass, TlmError};
 use crate::clients::tlm_types::{CertStatus, SearchQuery};
 use crate::pki::{PrivateKey, certs_from_delivery, spki_sha256_hex};
 
@@ -19,7 +19,7 @@ pub async fn find_order_for_key(
     common_name: Option<String>,
     key: &PrivateKey,
     issued_after: Option<Timestamp>,
-) -> Result<Option<String>, TlmError> {
+) -> Result<Option<String>, ServiceError> {
     let query = SearchQuery {
         common_name,
         profile_id: Some(profile_id.to_string()),

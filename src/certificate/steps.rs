@@ -21,8 +21,8 @@ use super::spec::{DesiredNames, csr_request, request_common_name};
 use super::status::{event, reason_of, set_condition, write_status};
 use super::{Flow, ReconcileError};
 use crate::api::{ISSUING, PendingRequest, READY, conditions};
+use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm::TlmClient;
-use crate::clients::tlm_error::{ErrorClass, TlmError};
 use crate::clients::tlm_types::{CertStatus, IssueResponse};
 use crate::context::Context;
 use crate::crash;
@@ -339,7 +339,8 @@ pub async fn submit(
         ..
     } = response;
     if serial_number.is_none() && request_id.is_none() {
-        let e = TlmError::UnexpectedBody {
+        let e = ServiceError::UnexpectedBody {
+            service: "TLM",
             endpoint: "submit",
             reason: "neither serial_number nor request_id".into(),
         };
@@ -784,7 +785,7 @@ async fn on_tlm_error(
     ctx: &Context,
     obs: &mut Observation,
     issuer: &IssuerRefd,
-    e: TlmError,
+    e: ServiceError,
 ) -> Result<Flow, ReconcileError> {
     match e.class() {
         ErrorClass::InvalidInput | ErrorClass::Conflict | ErrorClass::NotFound | ErrorClass::Config => {

@@ -2,11 +2,12 @@
 //! `../shared/reference/`, classifies failures, honours `Retry-After` and keeps its own rate
 //! limit; none ever logs or prints a credential.
 
+pub mod error;
 pub mod http;
 pub mod retry;
+pub mod service;
 pub mod throttle;
 pub mod tlm;
-pub mod tlm_error;
 pub mod tlm_types;
 
 use std::time::Duration;

@@ -3,28 +3,26 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use backon::Retryable;
 use reqwest::Method;
-use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::http::{HttpSettings, build_client, read_body_limited, retry_after_of};
+use super::error::ServiceError;
+use super::http::HttpSettings;
 use super::retry::RetryPolicy;
+use super::service::{Call, ServiceClient, path_segment};
 use super::throttle::{Throttle, ThrottleSettings};
-use super::tlm_error::{ErrorClass, TlmError, parse_error_body};
 use super::tlm_types::*;
 use super::{NoObserver, RequestObserver};
 
+const SERVICE: &str = "TLM";
 /// Page size used when listing profiles.
 const PROFILE_PAGE: usize = 50;
 /// Safety stop for a service that never returns a short page.
 const MAX_PROFILE_PAGES: usize = 200;
-/// How long every request waits after a 429 that named no `Retry-After`.
-const DEFAULT_THROTTLE_HOLD: Duration = Duration::from_secs(1);
 
 /// Everything needed to talk to one TLM tenant with one API key.
 #[derive(Clone)]
@@ -50,67 +48,40 @@ impl fmt::Debug for TlmClientConfig {
 
 /// A TLM client. Cheap to clone; clones share the rate limit, concurrency cap and
 /// `Retry-After` gate.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TlmClient {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    http: reqwest::Client,
-    base: String,
-    api_key: HeaderValue,
-    throttle: Throttle,
-    retry: RetryPolicy,
-    observer: Arc<dyn RequestObserver>,
-}
-
-impl fmt::Debug for TlmClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlmClient")
-            .field("base", &self.inner.base)
-            .finish_non_exhaustive()
-    }
+    service: ServiceClient,
 }
 
 impl TlmClient {
-    pub fn new(config: TlmClientConfig) -> Result<Self, TlmError> {
+    pub fn new(config: TlmClientConfig) -> Result<Self, ServiceError> {
         Self::with_observer(config, Arc::new(NoObserver))
     }
 
     pub fn with_observer(
         config: TlmClientConfig,
         observer: Arc<dyn RequestObserver>,
-    ) -> Result<Self, TlmError> {
-        let base = config.base_url.trim_end_matches('/').to_string();
-        let url = reqwest::Url::parse(&base).map_err(|e| TlmError::Config(format!("url {base:?}: {e}")))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(TlmError::Config(format!("url {base:?} is not http(s)")));
-        }
-        let http = build_client(&config.http).map_err(|e| TlmError::Config(e.to_string()))?;
-        let mut api_key = HeaderValue::from_str(config.api_key.expose_secret()).map_err(|_| {
-            TlmError::Config("the API key contains characters not allowed in a header".into())
-        })?;
-        api_key.set_sensitive(true);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                api_key,
-                throttle: Throttle::new(config.throttle),
-                retry: config.retry,
-                observer,
-            }),
-        })
+    ) -> Result<Self, ServiceError> {
+        let service = ServiceClient::new(
+            SERVICE,
+            &config.base_url,
+            Some(("x-api-key", config.api_key.expose_secret())),
+            &config.http,
+            Arc::new(Throttle::new(config.throttle)),
+            config.retry,
+            observer,
+        )?;
+        Ok(Self { service })
     }
 
     /// Time left before the service's last `Retry-After` expires, if any.
     pub fn held_for(&self) -> Option<Duration> {
-        self.inner.throttle.held_for()
+        self.service.throttle().held_for()
     }
 
     /// `GET /mpki/api/v1/hello`: liveness without side effects.
-    pub async fn hello(&self) -> Result<(), TlmError> {
-        self.send_retrying(
+    pub async fn hello(&self) -> Result<(), ServiceError> {
+        self.send(
             "hello",
             Method::GET,
             "/mpki/api/v1/hello".into(),
@@ -123,7 +94,7 @@ impl TlmClient {
     }
 
     /// Every profile of the account (`GET /mpki/api/v2/profile`, paged until exhausted).
-    pub async fn list_profiles(&self) -> Result<Vec<Profile>, TlmError> {
+    pub async fn list_profiles(&self) -> Result<Vec<Profile>, ServiceError> {
         let mut all = Vec::new();
         for _ in 0..MAX_PROFILE_PAGES {
             let query = [("offset", all.len()), ("limit", PROFILE_PAGE)];
@@ -143,20 +114,16 @@ impl TlmClient {
                 return Ok(all);
             }
         }
-        Err(TlmError::UnexpectedBody {
+        Err(ServiceError::UnexpectedBody {
+            service: SERVICE,
             endpoint: "profiles",
             reason: "the profile list never ends".into(),
         })
     }
 
-    /// One profile by ID, or None when the account has no such profile.
-    pub async fn find_profile(&self, id: &str) -> Result<Option<Profile>, TlmError> {
-        Ok(self.list_profiles().await?.into_iter().find(|p| p.id == id))
-    }
-
     /// `POST /mpki/api/v1/certificate`. Not retried unless the service certainly did not act
     /// on it (429, connection refused): a blind retry could order a second certificate.
-    pub async fn submit(&self, request: &SubmitRequest) -> Result<IssueResponse, TlmError> {
+    pub async fn submit(&self, request: &SubmitRequest) -> Result<IssueResponse, ServiceError> {
         self.json(
             "submit",
             Method::POST,
@@ -169,14 +136,14 @@ impl TlmClient {
     }
 
     /// `GET /mpki/api/v1/certificate/{serial}`.
-    pub async fn status(&self, serial: &str) -> Result<CertificateRecord, TlmError> {
+    pub async fn status(&self, serial: &str) -> Result<CertificateRecord, ServiceError> {
         let path = format!("/mpki/api/v1/certificate/{}", path_segment("status", serial)?);
         self.json("status", Method::GET, path, None::<&()>, None::<&()>, true)
             .await
     }
 
     /// `GET /mpki/api/v1/certificate/{serial}/additional-formats`.
-    pub async fn additional_formats(&self, serial: &str) -> Result<AdditionalFormats, TlmError> {
+    pub async fn additional_formats(&self, serial: &str) -> Result<AdditionalFormats, ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate/{}/additional-formats",
             path_segment("formats", serial)?
@@ -186,7 +153,7 @@ impl TlmClient {
     }
 
     /// `POST /mpki/api/v1/certificate-pickup/{request_id}`: fetching is safe to repeat.
-    pub async fn pickup(&self, request_id: &str) -> Result<IssueResponse, TlmError> {
+    pub async fn pickup(&self, request_id: &str) -> Result<IssueResponse, ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate-pickup/{}",
             path_segment("pickup", request_id)?
@@ -196,7 +163,7 @@ impl TlmClient {
     }
 
     /// `GET /mpki/api/v1/certificate-search`.
-    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, TlmError> {
+    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, ServiceError> {
         self.json(
             "search",
             Method::GET,
@@ -209,7 +176,7 @@ impl TlmClient {
     }
 
     /// `POST /mpki/api/v1/certificate/{serial}/renew`. Retried like submit.
-    pub async fn renew(&self, serial: &str, request: &RenewRequest) -> Result<IssueResponse, TlmError> {
+    pub async fn renew(&self, serial: &str, request: &RenewRequest) -> Result<IssueResponse, ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate/{}/renew",
             path_segment("renew", serial)?
@@ -219,7 +186,7 @@ impl TlmClient {
     }
 
     /// `PUT /mpki/api/v1/certificate/{serial}/revoke`.
-    pub async fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), TlmError> {
+    pub async fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate/{}/revoke",
             path_segment("revoke", serial)?
@@ -227,7 +194,7 @@ impl TlmClient {
         let body = RevokeRequest {
             revocation_reason: reason,
         };
-        self.send_retrying("revoke", Method::PUT, path, None::<&()>, Some(&body), true)
+        self.send("revoke", Method::PUT, path, None::<&()>, Some(&body), true)
             .await
             .map(|_| ())
     }
@@ -240,22 +207,18 @@ impl TlmClient {
         query: Option<&Q>,
         body: Option<&B>,
         idempotent: bool,
-    ) -> Result<T, TlmError>
+    ) -> Result<T, ServiceError>
     where
         T: DeserializeOwned,
         Q: Serialize + ?Sized,
         B: Serialize + ?Sized,
     {
-        let bytes = self
-            .send_retrying(endpoint, method, path, query, body, idempotent)
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| TlmError::UnexpectedBody {
-            endpoint,
-            reason: e.to_string(),
-        })
+        self.send(endpoint, method, path, query, body, idempotent)
+            .await?
+            .json(SERVICE, endpoint)
     }
 
-    async fn send_retrying<Q, B>(
+    async fn send<Q, B>(
         &self,
         endpoint: &'static str,
         method: Method,
@@ -263,7 +226,7 @@ impl TlmClient {
         query: Option<&Q>,
         body: Option<&B>,
         idempotent: bool,
-    ) -> Result<Vec<u8>, TlmError>
+    ) -> Result<super::service::Answer, ServiceError>
     where
         Q: Serialize + ?Sized,
         B: Serialize + ?Sized,
@@ -271,124 +234,17 @@ impl TlmClient {
         let body = body
             .map(serde_json::to_vec)
             .transpose()
-            .map_err(|e| TlmError::Config(format!("request body cannot be encoded: {e}")))?;
-        let policy = self.inner.retry;
-        let attempt = || self.send_once(endpoint, method.clone(), &path, query, body.as_deref());
-        attempt
-            .retry(policy.backoff())
-            .sleep(tokio::time::sleep)
-            .when(|e: &TlmError| should_retry(e, idempotent, &policy))
-            .adjust(|e, backoff| policy.delay_with(backoff, e.retry_after()))
-            .notify(|e, delay| tracing::debug!(endpoint, error = %e, ?delay, "retrying TLM request"))
+            .map_err(|e| ServiceError::Config(format!("request body cannot be encoded: {e}")))?;
+        self.service
+            .send(Call {
+                endpoint,
+                method,
+                path,
+                query,
+                body,
+                idempotent,
+            })
             .await
-    }
-
-    async fn send_once<Q: Serialize + ?Sized>(
-        &self,
-        endpoint: &'static str,
-        method: Method,
-        path: &str,
-        query: Option<&Q>,
-        body: Option<&[u8]>,
-    ) -> Result<Vec<u8>, TlmError> {
-        let inner = &self.inner;
-        let mut request = inner
-            .http
-            .request(method, format!("{}{path}", inner.base))
-            .header("x-api-key", inner.api_key.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(query) = query {
-            request = request.query(query);
-        }
-        if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-        }
-        let _permit = inner.throttle.admit().await;
-        let started = Instant::now();
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => {
-                inner.observer.observe("tlm", endpoint, None, started.elapsed());
-                return Err(transport_error(endpoint, &e));
-            }
-        };
-        let status = response.status().as_u16();
-        let retry_after = retry_after_of(response.headers());
-        let bytes = read_body_limited(response).await;
-        inner
-            .observer
-            .observe("tlm", endpoint, Some(status), started.elapsed());
-        if status == 429 || retry_after.is_some() && status >= 500 {
-            inner
-                .throttle
-                .hold_for(retry_after.unwrap_or(DEFAULT_THROTTLE_HOLD));
-        }
-        let bytes = bytes.map_err(|e| transport_error(endpoint, &e))?;
-        if (200..300).contains(&status) {
-            return Ok(bytes);
-        }
-        let (code, message) = parse_error_body(&bytes);
-        Err(TlmError::Service {
-            endpoint,
-            status,
-            code,
-            message,
-            retry_after,
-        })
-    }
-}
-
-fn should_retry(error: &TlmError, idempotent: bool, policy: &RetryPolicy) -> bool {
-    if error
-        .retry_after()
-        .is_some_and(|wait| wait > policy.max_inline_wait)
-    {
-        return false;
-    }
-    if !idempotent {
-        return error.request_not_processed();
-    }
-    matches!(error.class(), ErrorClass::Transient | ErrorClass::UnexpectedBody)
-}
-
-fn transport_error(endpoint: &'static str, error: &reqwest::Error) -> TlmError {
-    // reqwest's Display names the URL, which carries no secret (the key is a header).
-    let reason = error_chain(error);
-    if error.is_timeout() {
-        TlmError::Timeout { endpoint }
-    } else if error.is_connect() {
-        TlmError::Connect { endpoint, reason }
-    } else {
-        TlmError::Interrupted { endpoint, reason }
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
-
-/// Serials and request IDs go into the path: refuse anything that is not a plain token.
-fn path_segment(endpoint: &'static str, value: &str) -> Result<String, TlmError> {
-    if !value.is_empty()
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(value.to_string())
-    } else {
-        Err(TlmError::Config(format!(
-            "{endpoint}: {value:?} is not a valid serial number or request ID"
-        )))
     }
 }
 
@@ -408,50 +264,5 @@ mod tests {
         assert!(!format!("{config:?}").contains("super-secret"));
         let client = TlmClient::new(config).unwrap();
         assert!(!format!("{client:?}").contains("super-secret"));
-    }
-
-    #[test]
-    fn only_unprocessed_failures_retry_a_submit() {
-        let policy = RetryPolicy::default();
-        let unavailable = TlmError::Service {
-            endpoint: "submit",
-            status: 503,
-            code: None,
-            message: None,
-            retry_after: None,
-        };
-        let throttled = TlmError::Service {
-            endpoint: "submit",
-            status: 429,
-            code: None,
-            message: None,
-            retry_after: Some(Duration::from_secs(3)),
-        };
-        let long_throttle = TlmError::Service {
-            endpoint: "submit",
-            status: 429,
-            code: None,
-            message: None,
-            retry_after: Some(Duration::from_secs(3600)),
-        };
-        assert!(!should_retry(&unavailable, false, &policy));
-        assert!(should_retry(&unavailable, true, &policy));
-        assert!(should_retry(&throttled, false, &policy));
-        assert!(
-            !should_retry(&long_throttle, true, &policy),
-            "a long Retry-After goes back to the caller"
-        );
-        let interrupted = TlmError::Interrupted {
-            endpoint: "submit",
-            reason: "reset".into(),
-        };
-        assert!(!should_retry(&interrupted, false, &policy));
-    }
-
-    #[test]
-    fn path_segments_are_plain_tokens() {
-        assert!(path_segment("status", "0F6F55555658A989").is_ok());
-        assert!(path_segment("status", "../admin").is_err());
-        assert!(path_segment("status", "").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The verdict of an issuer health check, as a pure function of what TLM answered.
 
 use crate::api::ProfileSummary;
-use crate::clients::tlm_error::{ErrorClass, TlmError};
+use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm_types::Profile;
 
 /// Outcome of one check: the `Ready` condition and the profile summary.
@@ -36,7 +36,7 @@ pub fn summarize(profile: &Profile) -> ProfileSummary {
 }
 
 /// Judges the profile list (or the error listing it) against the configured profile ID.
-pub fn judge(profile_id: &str, listed: Result<Vec<Profile>, TlmError>) -> Health {
+pub fn judge(profile_id: &str, listed: Result<Vec<Profile>, ServiceError>) -> Health {
     let profiles = match listed {
         Ok(p) => p,
         Err(e) => {
@@ -124,7 +124,8 @@ mod tests {
         assert_eq!(judge("b", list()).reason, "ProfileNotActive");
         assert_eq!(judge("c", list()).reason, "ProfileNotRestApi");
         assert_eq!(judge("z", list()).reason, "ProfileNotFound");
-        let unauthorized = TlmError::Service {
+        let unauthorized = ServiceError::Service {
+            service: "TLM",
             endpoint: "profiles",
             status: 401,
             code: Some("AUTHORIZATION_ERROR".into()),
@@ -135,7 +136,14 @@ mod tests {
         assert_eq!(h.reason, "Unauthorized");
         assert!(h.message.contains("check the API key Secret"));
         assert_eq!(
-            judge("a", Err(TlmError::Timeout { endpoint: "profiles" })).reason,
+            judge(
+                "a",
+                Err(ServiceError::Timeout {
+                    service: "TLM",
+                    endpoint: "profiles"
+                })
+            )
+            .reason,
             "Unreachable"
         );
     }

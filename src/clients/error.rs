@@ -1,5 +1,5 @@
-//! Errors of the TLM client, kept close to what the service said and classified by what the
-//! caller should do about them.
+//! Errors of the service clients (TLM, Cert Spotter, CertCentral), kept close to what the
+//! service said and classified by what the caller should do about them.
 
 use std::time::Duration;
 
@@ -29,26 +29,42 @@ pub enum ErrorClass {
 
 /// A failed TLM call.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum TlmError {
+pub enum ServiceError {
     /// The service answered with an error status (and maybe an error body).
-    #[error("TLM {endpoint}: HTTP {status}{}", code_text(code.as_deref(), message.as_deref()))]
+    #[error("{service} {endpoint}: HTTP {status}{}", code_text(code.as_deref(), message.as_deref()))]
     Service {
+        service: &'static str,
         endpoint: &'static str,
         status: u16,
         code: Option<String>,
         message: Option<String>,
         retry_after: Option<Duration>,
     },
-    #[error("TLM {endpoint}: request timed out")]
-    Timeout { endpoint: &'static str },
-    #[error("TLM {endpoint}: cannot connect: {reason}")]
-    Connect { endpoint: &'static str, reason: String },
+    #[error("{service} {endpoint}: request timed out")]
+    Timeout {
+        service: &'static str,
+        endpoint: &'static str,
+    },
+    #[error("{service} {endpoint}: cannot connect: {reason}")]
+    Connect {
+        service: &'static str,
+        endpoint: &'static str,
+        reason: String,
+    },
     /// The request may or may not have reached the service (connection lost mid-way).
-    #[error("TLM {endpoint}: connection lost before a response arrived: {reason}")]
-    Interrupted { endpoint: &'static str, reason: String },
-    #[error("TLM {endpoint}: unexpected response body: {reason}")]
-    UnexpectedBody { endpoint: &'static str, reason: String },
-    #[error("TLM client configuration: {0}")]
+    #[error("{service} {endpoint}: connection lost before a response arrived: {reason}")]
+    Interrupted {
+        service: &'static str,
+        endpoint: &'static str,
+        reason: String,
+    },
+    #[error("{service} {endpoint}: unexpected response body: {reason}")]
+    UnexpectedBody {
+        service: &'static str,
+        endpoint: &'static str,
+        reason: String,
+    },
+    #[error("client configuration: {0}")]
     Config(String),
 }
 
@@ -61,22 +77,22 @@ fn code_text(code: Option<&str>, message: Option<&str>) -> String {
     }
 }
 
-impl TlmError {
+impl ServiceError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            TlmError::Service { status, code, .. } => classify_service(*status, code.as_deref()),
-            TlmError::Timeout { .. } | TlmError::Connect { .. } | TlmError::Interrupted { .. } => {
-                ErrorClass::Transient
-            }
-            TlmError::UnexpectedBody { .. } => ErrorClass::UnexpectedBody,
-            TlmError::Config(_) => ErrorClass::Config,
+            ServiceError::Service { status, code, .. } => classify_service(*status, code.as_deref()),
+            ServiceError::Timeout { .. }
+            | ServiceError::Connect { .. }
+            | ServiceError::Interrupted { .. } => ErrorClass::Transient,
+            ServiceError::UnexpectedBody { .. } => ErrorClass::UnexpectedBody,
+            ServiceError::Config(_) => ErrorClass::Config,
         }
     }
 
     /// How long the service asked us to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            TlmError::Service { retry_after, .. } => *retry_after,
+            ServiceError::Service { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -84,7 +100,7 @@ impl TlmError {
     /// The service's error code, if any.
     pub fn code(&self) -> Option<&str> {
         match self {
-            TlmError::Service { code, .. } => code.as_deref(),
+            ServiceError::Service { code, .. } => code.as_deref(),
             _ => None,
         }
     }
@@ -92,7 +108,7 @@ impl TlmError {
     /// The HTTP status, if a response arrived.
     pub fn status(&self) -> Option<u16> {
         match self {
-            TlmError::Service { status, .. } => Some(*status),
+            ServiceError::Service { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -100,7 +116,8 @@ impl TlmError {
     /// True when the service certainly did not act on the request, so even a non-idempotent
     /// request (submit, renew) may be sent again.
     pub fn request_not_processed(&self) -> bool {
-        matches!(self, TlmError::Connect { .. }) || matches!(self, TlmError::Service { status: 429, .. })
+        matches!(self, ServiceError::Connect { .. })
+            || matches!(self, ServiceError::Service { status: 429, .. })
     }
 
     /// A short CamelCase reason for conditions, Events and metrics.
@@ -144,14 +161,16 @@ struct ErrorEntry {
     message: Option<String>,
 }
 
-/// The tutorial shows `{"errors":[{code,message}]}`, the public OpenAPI text
-/// `{"error":{code,message}}`: accept both.
+/// TLM's tutorial and CertCentral show `{"errors":[{code,message}]}`, TLM's public OpenAPI text
+/// `{"error":{code,message}}`, Cert Spotter a bare `{code,message}`: accept all three.
 #[derive(Deserialize)]
 struct ErrorBody {
     #[serde(default)]
     errors: Vec<ErrorEntry>,
     #[serde(default)]
     error: Option<ErrorEntry>,
+    #[serde(flatten)]
+    bare: ErrorEntry,
 }
 
 /// Code and message of an error body, if it is one we recognise.
@@ -159,7 +178,8 @@ pub fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) else {
         return (None, None);
     };
-    let entry = parsed.errors.into_iter().next().or(parsed.error);
+    let bare = (parsed.bare.code.is_some() || parsed.bare.message.is_some()).then_some(parsed.bare);
+    let entry = parsed.errors.into_iter().next().or(parsed.error).or(bare);
     match entry {
         Some(e) => (
             e.code.map(|c| truncate(&c, 64)),
@@ -181,8 +201,9 @@ fn truncate(text: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
 
-    fn service(status: u16, code: Option<&str>) -> TlmError {
-        TlmError::Service {
+    fn service(status: u16, code: Option<&str>) -> ServiceError {
+        ServiceError::Service {
+            service: "TLM",
             endpoint: "submit",
             status,
             code: code.map(Into::into),
@@ -227,6 +248,11 @@ mod tests {
             (c.as_deref(), m.as_deref()),
             (Some("invalid_input_field"), Some("bad"))
         );
+        let (c, m) = parse_error_body(br#"{"code":"rate_limited","message":"slow down"}"#);
+        assert_eq!(
+            (c.as_deref(), m.as_deref()),
+            (Some("rate_limited"), Some("slow down"))
+        );
         assert_eq!(parse_error_body(b"<html>"), (None, None));
         assert_eq!(parse_error_body(br#"{"errors":[]}"#), (None, None));
     }
@@ -243,7 +269,8 @@ mod tests {
 
     #[test]
     fn display_names_endpoint_status_and_code() {
-        let e = TlmError::Service {
+        let e = ServiceError::Service {
+            service: "TLM",
             endpoint: "submit",
             status: 403,
             code: Some("no_access".into()),

@@ -1,0 +1,306 @@
+//! What every service client shares: one HTTP client, an auth header that never shows in
+//! `Debug`, a throttle (rate limit, concurrency cap, `Retry-After` gate), retries with backoff
+//! and jitter, bounded body reads, typed errors, and request metrics.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::Retryable;
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::RequestObserver;
+use super::error::{ErrorClass, ServiceError, parse_error_body};
+use super::http::{HttpSettings, build_client, read_body_limited, retry_after_of};
+use super::retry::RetryPolicy;
+use super::throttle::Throttle;
+
+/// How long every request waits after a 429 that named no `Retry-After`.
+const DEFAULT_THROTTLE_HOLD: Duration = Duration::from_secs(1);
+
+/// A successful (2xx) response.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        service: &'static str,
+        endpoint: &'static str,
+    ) -> Result<T, ServiceError> {
+        serde_json::from_slice(&self.body).map_err(|e| ServiceError::UnexpectedBody {
+            service,
+            endpoint,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// One request, described so it can be sent again.
+pub struct Call<'a, Q: Serialize + ?Sized> {
+    pub endpoint: &'static str,
+    pub method: Method,
+    pub path: String,
+    pub query: Option<&'a Q>,
+    pub body: Option<Vec<u8>>,
+    /// Safe to repeat after an ambiguous failure (the service may have acted on the first).
+    pub idempotent: bool,
+}
+
+#[derive(Clone)]
+pub struct ServiceClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: &'static str,
+    http: reqwest::Client,
+    base: String,
+    auth: Option<(HeaderName, HeaderValue)>,
+    throttle: Arc<Throttle>,
+    retry: RetryPolicy,
+    observer: Arc<dyn RequestObserver>,
+}
+
+impl fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("service", &self.inner.service)
+            .field("base", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceClient {
+    /// `auth` is a header name and the secret value; the value is marked sensitive so hyper
+    /// never prints it.
+    pub fn new(
+        service: &'static str,
+        base_url: &str,
+        auth: Option<(&'static str, &str)>,
+        http: &HttpSettings,
+        throttle: Arc<Throttle>,
+        retry: RetryPolicy,
+        observer: Arc<dyn RequestObserver>,
+    ) -> Result<Self, ServiceError> {
+        let base = base_url.trim_end_matches('/').to_string();
+        let url =
+            reqwest::Url::parse(&base).map_err(|e| ServiceError::Config(format!("url {base:?}: {e}")))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(ServiceError::Config(format!("url {base:?} is not http(s)")));
+        }
+        let auth = match auth {
+            Some((name, value)) => {
+                let mut value = HeaderValue::from_str(value).map_err(|_| {
+                    ServiceError::Config(format!(
+                        "the {service} credential has characters not allowed in a header"
+                    ))
+                })?;
+                value.set_sensitive(true);
+                Some((HeaderName::from_static(name), value))
+            }
+            None => None,
+        };
+        let http = build_client(http).map_err(|e| ServiceError::Config(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                service,
+                http,
+                base,
+                auth,
+                throttle,
+                retry,
+                observer,
+            }),
+        })
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.inner.service
+    }
+
+    pub fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
+    }
+
+    /// Sends with retries per the policy; non-idempotent calls are repeated only when the
+    /// service certainly did not act (429, connection refused).
+    pub async fn send<Q: Serialize + ?Sized>(&self, call: Call<'_, Q>) -> Result<Answer, ServiceError> {
+        let policy = self.inner.retry;
+        let endpoint = call.endpoint;
+        let idempotent = call.idempotent;
+        let attempt = || self.send_once(&call);
+        attempt
+            .retry(policy.backoff())
+            .sleep(tokio::time::sleep)
+            .when(|e: &ServiceError| should_retry(e, idempotent, &policy))
+            .adjust(|e, backoff| policy.delay_with(backoff, e.retry_after()))
+            .notify(|e, delay| tracing::debug!(service = self.inner.service, endpoint, error = %e, ?delay, "retrying"))
+            .await
+    }
+
+    async fn send_once<Q: Serialize + ?Sized>(&self, call: &Call<'_, Q>) -> Result<Answer, ServiceError> {
+        let inner = &self.inner;
+        let (service, endpoint) = (inner.service, call.endpoint);
+        let mut request = inner
+            .http
+            .request(call.method.clone(), format!("{}{}", inner.base, call.path))
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some((name, value)) = &inner.auth {
+            request = request.header(name.clone(), value.clone());
+        }
+        if let Some(query) = call.query {
+            request = request.query(query);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let _permit = inner.throttle.admit().await;
+        let started = Instant::now();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                inner.observer.observe(service, endpoint, None, started.elapsed());
+                return Err(transport_error(service, endpoint, &e));
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = retry_after_of(response.headers());
+        let bytes = read_body_limited(response).await;
+        inner
+            .observer
+            .observe(service, endpoint, Some(status), started.elapsed());
+        if status == 429 || retry_after.is_some() && status >= 500 {
+            inner
+                .throttle
+                .hold_for(retry_after.unwrap_or(DEFAULT_THROTTLE_HOLD));
+        }
+        let body = bytes.map_err(|e| transport_error(service, endpoint, &e))?;
+        if (200..300).contains(&status) {
+            return Ok(Answer {
+                status,
+                retry_after,
+                body,
+            });
+        }
+        let (code, message) = parse_error_body(&body);
+        Err(ServiceError::Service {
+            service,
+            endpoint,
+            status,
+            code,
+            message,
+            retry_after,
+        })
+    }
+}
+
+fn should_retry(error: &ServiceError, idempotent: bool, policy: &RetryPolicy) -> bool {
+    if error
+        .retry_after()
+        .is_some_and(|wait| wait > policy.max_inline_wait)
+    {
+        return false;
+    }
+    if !idempotent {
+        return error.request_not_processed();
+    }
+    matches!(error.class(), ErrorClass::Transient | ErrorClass::UnexpectedBody)
+}
+
+fn transport_error(service: &'static str, endpoint: &'static str, error: &reqwest::Error) -> ServiceError {
+    // reqwest's Display names the URL, which carries no secret (credentials are headers).
+    let reason = error_chain(error);
+    if error.is_timeout() {
+        ServiceError::Timeout { service, endpoint }
+    } else if error.is_connect() {
+        ServiceError::Connect {
+            service,
+            endpoint,
+            reason,
+        }
+    } else {
+        ServiceError::Interrupted {
+            service,
+            endpoint,
+            reason,
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// Serials and request IDs go into paths: refuse anything that is not a plain token.
+pub fn path_segment(endpoint: &'static str, value: &str) -> Result<String, ServiceError> {
+    let plain = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if plain {
+        Ok(value.to_string())
+    } else {
+        Err(ServiceError::Config(format!(
+            "{endpoint}: {value:?} is not a valid identifier"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, retry_after: Option<u64>) -> ServiceError {
+        ServiceError::Service {
+            service: "TLM",
+            endpoint: "submit",
+            status,
+            code: None,
+            message: None,
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn only_unprocessed_failures_repeat_a_non_idempotent_call() {
+        let policy = RetryPolicy::default();
+        assert!(!should_retry(&err(503, None), false, &policy));
+        assert!(should_retry(&err(503, None), true, &policy));
+        assert!(should_retry(&err(429, Some(3)), false, &policy));
+        assert!(
+            !should_retry(&err(429, Some(3600)), true, &policy),
+            "a long Retry-After goes back to the caller"
+        );
+        let interrupted = ServiceError::Interrupted {
+            service: "TLM",
+            endpoint: "submit",
+            reason: "reset".into(),
+        };
+        assert!(!should_retry(&interrupted, false, &policy));
+    }
+
+    #[test]
+    fn path_segments_are_plain_tokens() {
+        assert!(path_segment("status", "0F6F55555658A989").is_ok());
+        assert!(path_segment("status", "../admin").is_err());
+        assert!(path_segment("status", "").is_err());
+    }
+}
