@@ -7,6 +7,7 @@ pub mod clients;
 pub mod context;
 pub mod crash;
 pub mod crd_yaml;
+pub mod ctwatch;
 pub mod issuer;
 pub mod labels;
 pub mod leader;

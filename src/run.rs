@@ -16,18 +16,21 @@ use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{Config as ControllerConfig, Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
-use crate::api::{Certificate, ClusterIssuer, Issuer, IssuerKind};
+use crate::api::{CTWatch, Certificate, ClusterIssuer, Issuer, IssuerKind};
 use crate::certificate;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
-use crate::clients::throttle::ThrottleSettings;
+use crate::clients::throttle::{Throttle, ThrottleSettings};
 use crate::context::{Context, OperatorConfig};
+use crate::ctwatch::poller::{CtPoller, PollerConfig};
 use crate::issuer::reconcile as issuer_reconcile;
 use crate::labels::{CERTIFICATE_NAME, OWNED_SECRET_SELECTOR};
 use crate::leader::Leadership;
 use crate::metrics::{Metrics, StateLabels};
 use crate::server::{self, Health};
 use crate::telemetry::{self, LogFormat};
+use governor::Quota;
+use kube::runtime::events::{Recorder, Reporter};
 
 const SUBSCRIBE_BUFFER: usize = 1024;
 
@@ -75,8 +78,12 @@ pub struct RunArgs {
     #[arg(long, env = "TLM_WORKERS", default_value_t = 64)]
     pub workers: u16,
     /// Cert Spotter queries per hour for the whole operator.
-    #[arg(long, env = "TLM_CERTSPOTTER_QUERIES_PER_HOUR", default_value_t = 1000)]
-    pub certspotter_queries_per_hour: u32,
+    #[arg(long, env = "TLM_CERTSPOTTER_QUERIES_PER_HOUR", default_value_t = NonZeroU32::new(1000).expect("non-zero"))]
+    pub certspotter_queries_per_hour: NonZeroU32,
+    /// Poll every CTWatch at least this often whatever its interval (a Go duration such as
+    /// `5s`; for demos and tests).
+    #[arg(long, env = "TLM_CTWATCH_INTERVAL_CAP")]
+    pub ctwatch_interval_cap: Option<kube::core::Duration>,
 }
 
 pub async fn run(args: RunArgs) -> Result<()> {
@@ -193,6 +200,8 @@ async fn controllers(
     let mut tasks: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut ready_waits: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut cert_stores = Vec::new();
+    let mut watch_stores = Vec::new();
+    let mut owned_secret_stores = Vec::new();
 
     // ClusterIssuers are cluster-wide: one watch, one controller, every scope subscribes.
     let (ci_reader, ci_writer) = reflector::store_shared::<ClusterIssuer>(SUBSCRIBE_BUFFER);
@@ -235,6 +244,26 @@ async fn controllers(
             .modify(drop_managed_fields::<Secret>),
         )
         .touched_objects();
+        owned_secret_stores.push(secret_reader.clone());
+        let (watch_reader, watch_writer) = reflector::store::<CTWatch>();
+        tasks.push(
+            reflector(
+                watch_writer,
+                watcher(api_in::<CTWatch>(&client, ns), watcher::Config::default()).default_backoff(),
+            )
+            .for_each(|_| futures::future::ready(()))
+            .boxed(),
+        );
+        {
+            let r = watch_reader.clone();
+            ready_waits.push(
+                async move {
+                    let _ = r.wait_until_ready().await;
+                }
+                .boxed(),
+            );
+        }
+        watch_stores.push(watch_reader);
         let (issuer_reader, issuer_writer) = reflector::store_shared::<Issuer>(SUBSCRIBE_BUFFER);
         let issuer_sub_certs = issuer_writer.subscribe().expect("shared store");
         let issuer_sub_ctrl = issuer_writer.subscribe().expect("shared store");
@@ -359,6 +388,33 @@ async fn controllers(
     }
 
     tasks.push(certificate_gauges(cert_stores, metrics.clone()).boxed());
+    let per_hour = args.certspotter_queries_per_hour;
+    // A small burst: the hourly allowance is a rolling window, so spending it all at once would
+    // leave nothing for the rest of the hour.
+    let burst = NonZeroU32::new(per_hour.get().min(10)).expect("non-zero");
+    let poller = CtPoller {
+        client: client.clone(),
+        watches: watch_stores,
+        secrets: owned_secret_stores,
+        metrics: metrics.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "tlm-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+        quota: Arc::new(Throttle::with_quota(
+            Quota::per_hour(per_hour).allow_burst(burst),
+            4,
+        )),
+        config: PollerConfig {
+            interval_cap: args.ctwatch_interval_cap.map(Into::into),
+            http: HttpSettings::default(),
+        },
+        keys: Default::default(),
+    };
+    tasks.push(poller.run().boxed());
     let health_for_ready = health.clone();
     tasks.push(
         async move {

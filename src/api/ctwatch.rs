@@ -190,10 +190,18 @@ pub struct DigicertEvidence {
     /// CT monitor order ID.
     #[schemars(length(min = 1, max = 64))]
     pub order_id: String,
+    /// Evidence is fetched for unexpected issuances whose issuer name contains this text.
+    #[serde(default = "default_digicert")]
+    #[schemars(length(min = 1, max = 256))]
+    pub issuer_contains: String,
     /// PEM CA bundle trusted for TLS to `url` instead of the system roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 262144))]
     pub ca_bundle: Option<String>,
+}
+
+fn default_digicert() -> String {
+    "DigiCert".to_string()
 }
 
 /// Observed state of a CTWatch.

@@ -2,6 +2,8 @@
 //! `../shared/reference/`, classifies failures, honours `Retry-After` and keeps its own rate
 //! limit; none ever logs or prints a credential.
 
+pub mod certcentral;
+pub mod certspotter;
 pub mod error;
 pub mod http;
 pub mod retry;

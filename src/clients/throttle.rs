@@ -39,9 +39,14 @@ pub struct Throttle {
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
         let quota = Quota::per_second(settings.requests_per_second).allow_burst(settings.burst);
+        Self::with_quota(quota, settings.max_concurrency)
+    }
+
+    /// Any governor quota, e.g. Cert Spotter's queries per hour.
+    pub fn with_quota(quota: Quota, max_concurrency: usize) -> Self {
         Self {
             limiter: RateLimiter::direct(quota),
-            in_flight: Semaphore::new(settings.max_concurrency.max(1)),
+            in_flight: Semaphore::new(max_concurrency.max(1)),
             not_before: Mutex::new(None),
         }
     }

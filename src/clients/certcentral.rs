@@ -1,0 +1,86 @@
+//! DigiCert CertCentral Services API v2: the CT monitor's certificate download, used as
+//! evidence for unexpected issuances (`../shared/reference/certcentral-ctmonitor-download-cert.txt`).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::Quota;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::RequestObserver;
+use super::error::ServiceError;
+use super::http::HttpSettings;
+use super::retry::RetryPolicy;
+use super::service::{Call, ServiceClient, path_segment};
+use super::throttle::Throttle;
+
+const SERVICE: &str = "CertCentral";
+
+/// Below the published 100 requests per 5 s and 1,000 per 3 min per key (429s carry no
+/// promise of `Retry-After`, so staying under is the only reliable way).
+pub fn certcentral_quota() -> Quota {
+    Quota::with_period(Duration::from_millis(200))
+        .expect("non-zero period")
+        .allow_burst(NonZeroU32::new(50).expect("non-zero"))
+}
+
+#[derive(Deserialize)]
+struct PemBody {
+    pem: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CertCentralClient {
+    service: ServiceClient,
+}
+
+impl CertCentralClient {
+    pub fn new(
+        base_url: &str,
+        api_key: &SecretString,
+        http: &HttpSettings,
+        observer: Arc<dyn RequestObserver>,
+    ) -> Result<Self, ServiceError> {
+        let throttle = Arc::new(Throttle::with_quota(certcentral_quota(), 4));
+        let service = ServiceClient::new(
+            SERVICE,
+            base_url,
+            Some(("x-dc-devkey", api_key.expose_secret())),
+            http,
+            throttle,
+            RetryPolicy::default(),
+            observer,
+        )?;
+        Ok(Self { service })
+    }
+
+    /// `GET /services/v2/ctmonitor/{order_id}/ct-cert/{serial}/?issuer=...`: the PEM.
+    pub async fn ct_cert_pem(
+        &self,
+        order_id: &str,
+        serial: &str,
+        issuer: &str,
+    ) -> Result<String, ServiceError> {
+        let path = format!(
+            "/services/v2/ctmonitor/{}/ct-cert/{}/",
+            path_segment("ctmonitor", order_id)?,
+            path_segment("ctmonitor", serial)?
+        );
+        let query = [("issuer", issuer)];
+        let answer = self
+            .service
+            .send(Call {
+                endpoint: "ctmonitor",
+                method: Method::GET,
+                path,
+                query: Some(&query),
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(answer.json::<PemBody>(SERVICE, "ctmonitor")?.pem)
+    }
+}
