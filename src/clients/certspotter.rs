@@ -154,6 +154,22 @@ impl CertSpotterClient {
     }
 }
 
+/// An issuance id that sorts numerically, for ordered collections of issuances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuanceId(pub String);
+
+impl Ord for IssuanceId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        id_order(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for IssuanceId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// Compares Cert Spotter ids (decimal strings) numerically; longer is larger.
 pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
     (a.len(), a).cmp(&(b.len(), b))

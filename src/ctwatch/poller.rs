@@ -17,14 +17,13 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
 
+use super::classify::{WatchInput, classify};
 use super::keyindex::ManagedKeyIndex;
-use super::matching::issuance_matches;
 use super::plan::{GroupKey, batches, group, is_due, next_poll_in, start_after};
-use super::status::{after_failure, after_success, already_judged};
-use super::verdict::judge;
-use crate::api::{CTWatch, CTWatchStatus, JudgedIssuance, Verdict};
+use super::status::{after_failure, after_success};
+use crate::api::{CTWatch, CTWatchStatus, Verdict};
 use crate::clients::certcentral::CertCentralClient;
-use crate::clients::certspotter::{CertSpotterClient, Issuance, IssuanceQuery, id_order};
+use crate::clients::certspotter::{CertSpotterClient, Issuance, IssuanceId, IssuanceQuery, id_order};
 use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
@@ -84,25 +83,10 @@ impl CycleError {
 /// What a successful cycle collected for a group.
 struct Collected {
     /// Every issuance returned, by id, ascending.
-    issuances: BTreeMap<IdKey, Issuance>,
+    issuances: BTreeMap<IssuanceId, Issuance>,
     /// Every batch was read up to here.
     end: Option<String>,
     retry_after: Option<Duration>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct IdKey(String);
-
-impl Ord for IdKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        id_order(&self.0, &other.0)
-    }
-}
-
-impl PartialOrd for IdKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
 }
 
 impl CtPoller {
@@ -134,7 +118,7 @@ impl CtPoller {
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(collected) => self.commit(members, collected).await,
+            Ok(collected) => self.commit(key, members, collected).await,
             Err(e) => {
                 tracing::warn!(reason = e.reason, error = %e.message, watches = members.len(), "CT poll failed");
                 for watch in members {
@@ -265,75 +249,48 @@ impl CtPoller {
                 return Ok(after);
             };
             for issuance in page.issuances {
-                collected.issuances.insert(IdKey(issuance.id.clone()), issuance);
+                collected
+                    .issuances
+                    .insert(IssuanceId(issuance.id.clone()), issuance);
             }
             after = Some(last);
         }
         Ok(after)
     }
 
-    async fn commit(&self, members: &[&CTWatch], collected: Collected) {
+    async fn commit(&self, key: &GroupKey, members: &[&CTWatch], collected: Collected) {
         let managed = self.keys.keys(&self.secrets);
-        for watch in members {
-            let status = watch.status.clone().unwrap_or_default();
-            let mut judged: Vec<JudgedIssuance> = Vec::new();
-            let created = watch.meta().creation_timestamp.as_ref().map(|t| t.0);
-            let new_watch = status.cursor.is_none();
-            for issuance in collected.issuances.values() {
-                let beyond_cursor = status
-                    .cursor
-                    .as_deref()
-                    .is_none_or(|c| id_order(&issuance.id, c).is_gt());
-                // Past the recorded end the batch was not read completely: leave it to the next cycle.
-                let within_end = collected
-                    .end
-                    .as_deref()
-                    .is_none_or(|e| id_order(&issuance.id, e).is_le());
-                if !within_end {
-                    continue;
-                }
-                let relevant = issuance_matches(
-                    &issuance.dns_names,
-                    &watch.spec.domains,
-                    watch.spec.include_subdomains,
-                    watch.spec.match_wildcards,
-                );
-                if !beyond_cursor || !relevant || already_judged(&status, issuance.tbs_sha256.as_deref()) {
-                    continue;
-                }
-                if judged
-                    .iter()
-                    .any(|j| j.tbs_sha256.is_some() && j.tbs_sha256 == issuance.tbs_sha256)
-                {
-                    continue;
-                }
-                if new_watch
-                    && watch.spec.start_from == crate::api::StartFrom::Now
-                    && issued_before(issuance, created)
-                {
-                    continue;
-                }
-                let verdict = judge(issuance, &watch.spec, &managed);
-                let mut entry = JudgedIssuance {
-                    id: issuance.id.clone(),
-                    dns_names: issuance.dns_names.clone(),
-                    issuer: issuance.issuer.as_ref().and_then(|i| i.name.clone()),
-                    not_before: issuance.not_before.clone(),
-                    not_after: issuance.not_after.clone(),
-                    tbs_sha256: issuance.tbs_sha256.clone(),
-                    pubkey_sha256: issuance.pubkey_sha256.clone(),
-                    evidence_sha256: None,
-                    verdict: verdict.verdict,
-                    reason: verdict.reason.to_string(),
-                };
-                if entry.verdict == Verdict::Unexpected {
+        let statuses: Vec<CTWatchStatus> = members
+            .iter()
+            .map(|w| w.status.clone().unwrap_or_default())
+            .collect();
+        let inputs: Vec<WatchInput<'_>> = members
+            .iter()
+            .zip(&statuses)
+            .map(|(w, status)| WatchInput {
+                spec: &w.spec,
+                status,
+                created: w.meta().creation_timestamp.as_ref().map(|t| t.0),
+            })
+            .collect();
+        let issuances: Vec<&Issuance> = collected.issuances.values().collect();
+        let by_watch = classify(
+            &issuances,
+            collected.end.as_deref(),
+            &inputs,
+            key.include_subdomains,
+            key.match_wildcards,
+            &managed,
+        );
+        for ((watch, status), mut judged) in members.iter().zip(&statuses).zip(by_watch) {
+            for entry in judged.iter_mut().filter(|j| j.verdict == Verdict::Unexpected) {
+                if let Some(issuance) = collected.issuances.get(&IssuanceId(entry.id.clone())) {
                     entry.evidence_sha256 = self.evidence(watch, issuance).await;
                 }
-                judged.push(entry);
             }
             let next = next_poll_in(watch, self.config.interval_cap, collected.retry_after);
             let new = after_success(
-                &status,
+                status,
                 &judged,
                 collected.end.clone(),
                 Timestamp::now(),
@@ -342,7 +299,7 @@ impl CtPoller {
                 watch.meta().generation,
             );
             // Status (with the cursor) first: if the process dies now, nothing is judged twice.
-            if !self.write_status(watch, &status, &new).await {
+            if !self.write_status(watch, status, &new).await {
                 continue;
             }
             let labels = WatchLabels {
@@ -443,13 +400,6 @@ impl CtPoller {
 
 fn at(after: Duration) -> Timestamp {
     Timestamp::now() + SignedDuration::try_from(after).unwrap_or(SignedDuration::MAX)
-}
-
-fn issued_before(issuance: &Issuance, created: Option<Timestamp>) -> bool {
-    let (Some(created), Some(not_before)) = (created, issuance.not_before.as_deref()) else {
-        return false;
-    };
-    not_before.parse::<Timestamp>().is_ok_and(|nb| nb < created)
 }
 
 /// Serial number (upper-case hex) of the issuance's certificate, when it was expanded.

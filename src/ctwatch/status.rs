@@ -72,12 +72,6 @@ pub fn after_failure(
     status
 }
 
-/// Whether an issuance with this TBS hash was already judged (a precert and its certificate
-/// share it; Cert Spotter normally coalesces them, a second log entry must not alert twice).
-pub fn already_judged(status: &CTWatchStatus, tbs_sha256: Option<&str>) -> bool {
-    tbs_sha256.is_some_and(|tbs| status.recent.iter().any(|r| r.tbs_sha256.as_deref() == Some(tbs)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,8 +118,6 @@ mod tests {
         );
         assert_eq!((second.issuances_seen, second.unexpected_issuances), (4, 2));
         assert_eq!(second.cursor.as_deref(), Some("4"));
-        assert!(already_judged(&second, Some("tbs3")));
-        assert!(!already_judged(&second, Some("tbs9")));
         let failed = after_failure(&second, "QuotaExceeded", "429".into(), t, t, Some(1));
         assert_eq!(
             failed.cursor.as_deref(),
