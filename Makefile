@@ -5,7 +5,7 @@ CACHE_DIR ?= $(or $(TLM_CACHE_DIR),$(HOME)/.cache/tlm-operator)
 export CARGO_TARGET_DIR ?= $(CACHE_DIR)/target
 CARGO ?= cargo
 
-.PHONY: test lint control-plane crds demo
+.PHONY: test lint control-plane manifests demo
 
 ## test: install the control plane if missing, then lint and run every test.
 test: control-plane lint
@@ -20,6 +20,9 @@ lint:
 control-plane:
 	hack/install-control-plane.sh
 
-## crds: regenerate crds/ from the Rust types.
-crds:
+## manifests: regenerate crds/, the chart's CRDs and deploy/ from the Rust types and the chart.
+manifests: control-plane
 	$(CARGO) run --locked -- crds --output-dir crds
+	$(CARGO) run --locked -- crds --output-dir charts/tlm-operator/crds
+	"$$(hack/install-control-plane.sh --print-bin-dir)/helm" template tlm-operator charts/tlm-operator \
+		--namespace tlm-operator > deploy/tlm-operator.yaml

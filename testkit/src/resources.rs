@@ -36,6 +36,7 @@ pub async fn install_crds(client: &kube::Client) -> Result<Vec<String>> {
     let mut entries: Vec<_> = std::fs::read_dir(repo_root().join("crds"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
         .collect();
     entries.sort();
     for path in entries {
