@@ -5,7 +5,7 @@ CACHE_DIR ?= $(or $(TLM_CACHE_DIR),$(HOME)/.cache/tlm-operator)
 export CARGO_TARGET_DIR ?= $(CACHE_DIR)/target
 CARGO ?= cargo
 
-.PHONY: test lint control-plane manifests demo
+.PHONY: test lint control-plane manifests demo release bench
 
 ## test: install the control plane if missing, then lint and run every test.
 test: control-plane lint
@@ -19,6 +19,22 @@ lint:
 ## control-plane: build etcd, kube-apiserver, kubectl and helm once into the cache.
 control-plane:
 	hack/install-control-plane.sh
+
+## demo: a local control plane, tlm-sim and the operator: a certificate issued, a rogue one caught.
+##       `make demo DEMO_ARGS=--keep` leaves everything running and prints the KUBECONFIG.
+demo: control-plane
+	$(CARGO) build --locked -p tlm-operator -p tlm-demo
+	"$(CARGO_TARGET_DIR)/debug/tlm-demo" $(DEMO_ARGS)
+
+## release: the optimised, stripped binary the container image ships.
+release:
+	$(CARGO) build --locked --profile dist -p tlm-operator
+	@ls -l "$(CARGO_TARGET_DIR)/dist/tlm-operator"
+
+## bench: the issuance benchmark (N=1000) and the CT classification benchmark.
+bench: control-plane
+	$(CARGO) bench --locked --bench issuance -- --certs 1000 --steady-secs 60
+	$(CARGO) bench --locked --bench ct_classify
 
 ## manifests: regenerate crds/, the chart's CRDs and deploy/ from the Rust types and the chart.
 manifests: control-plane
