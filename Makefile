@@ -40,5 +40,6 @@ bench: control-plane
 manifests: control-plane
 	$(CARGO) run --locked -- crds --output-dir crds
 	$(CARGO) run --locked -- crds --output-dir charts/tlm-operator/crds
+	$(CARGO) run --locked -- crds --reference > docs/crd-reference.md
 	"$$(hack/install-control-plane.sh --print-bin-dir)/helm" template tlm-operator charts/tlm-operator \
 		--namespace tlm-operator > deploy/tlm-operator.yaml

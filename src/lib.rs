@@ -6,6 +6,7 @@ pub mod certificate;
 pub mod clients;
 pub mod context;
 pub mod crash;
+pub mod crd_reference;
 pub mod crd_yaml;
 pub mod ctwatch;
 pub mod issuer;

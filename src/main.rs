@@ -20,6 +20,9 @@ enum Command {
         /// Write one file per CRD into this directory instead of printing.
         #[arg(long)]
         output_dir: Option<PathBuf>,
+        /// Print the Markdown field reference instead of YAML.
+        #[arg(long, conflicts_with = "output_dir")]
+        reference: bool,
     },
 }
 
@@ -37,12 +40,13 @@ fn main() -> Result<()> {
                 .build()?
                 .block_on(tlm_operator::run::run(*args))?;
         }
-        Command::Crds { output_dir: None } => {
+        Command::Crds { reference: true, .. } => {
+            print!("{}", tlm_operator::crd_reference::render());
+        }
+        Command::Crds { output_dir: None, .. } => {
             print!("{}", tlm_operator::crd_yaml::render_all()?);
         }
-        Command::Crds {
-            output_dir: Some(dir),
-        } => {
+        Command::Crds { output_dir: Some(dir), .. } => {
             for crd in tlm_operator::api::all_crds() {
                 let path = dir.join(tlm_operator::crd_yaml::file_name(&crd));
                 std::fs::write(&path, tlm_operator::crd_yaml::render(&crd)?)
