@@ -1,1 +1,32 @@
-//! tlm-sim: filled in by the TLM issue.
+//! tlm-sim: a local, real HTTP simulator of DigiCert Trust Lifecycle Manager, SSLMate Cert
+//! Spotter and DigiCert CertCentral's CT monitor, for tests, benchmarks and the demo.
+//! `README.md` beside this crate is its contract.
+
+mod admin;
+mod ca;
+mod certcentral;
+mod certspotter;
+mod counters;
+mod csr;
+mod digest;
+mod endpoints;
+mod errors;
+mod faults;
+mod names;
+mod options;
+mod pem;
+mod pkcs7;
+mod profiles;
+mod server;
+mod sim;
+mod state;
+mod throttle;
+mod tlm;
+mod tls;
+mod traffic;
+
+pub use certspotter::injection::Injection;
+pub use counters::{Counters, LogEntry};
+pub use faults::FaultRule;
+pub use options::{ApiKeyGrant, SimOptions};
+pub use sim::Sim;

@@ -1,0 +1,68 @@
+//! DigiCert CertCentral CT monitor: download a CT-logged certificate by serial number.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::endpoints::Service;
+use crate::errors::ApiError;
+use crate::state::{AppState, read};
+
+pub const DEVKEY_HEADER: &str = "x-dc-devkey";
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/services/v2/ctmonitor/{order_id}/ct-cert/{serial}",
+            get(download_ct_cert),
+        )
+        .route(
+            "/services/v2/ctmonitor/{order_id}/ct-cert/{serial}/",
+            get(download_ct_cert),
+        )
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(Service::CertCentral, status, code, message)
+}
+
+async fn download_ct_cert(
+    State(state): State<Arc<AppState>>,
+    Path((_order_id, serial)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let key = headers
+        .get(DEVKEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if key.is_empty() || !state.options.certcentral_api_keys.iter().any(|k| k == key) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "access_denied",
+            "a valid X-DC-DEVKEY is required",
+        ));
+    }
+    let has_issuer = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .any(|(name, value)| name == "issuer" && !value.trim().is_empty());
+    if !has_issuer {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "the issuer query parameter is required",
+        ));
+    }
+    let issuance = read(&state.feed).find_by_serial(&serial);
+    match issuance.and_then(|issuance| issuance.cert.clone()) {
+        Some(cert) => Ok(Json(json!({"pem": crate::pem::encode("CERTIFICATE", &cert.der)}))),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no CT-logged certificate with serial {serial}"),
+        )),
+    }
+}

@@ -1,0 +1,76 @@
+//! Error responses in each simulated service's own shape.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::endpoints::Service;
+
+/// An error answer. TLM and CertCentral wrap errors as `{"errors":[{"code","message"}]}`;
+/// Cert Spotter answers a bare `{"code","message"}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub service: Service,
+    pub retry_after: Option<HeaderValue>,
+}
+
+impl ApiError {
+    pub fn new(service: Service, status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            service,
+            retry_after: None,
+        }
+    }
+
+    pub fn tlm(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Service::Tlm, status, code, message)
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::tlm(StatusCode::BAD_REQUEST, "invalid_input_field", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::tlm(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn invalid_state(message: impl Into<String>) -> Self {
+        Self::tlm(StatusCode::CONFLICT, "invalid_state", message)
+    }
+
+    pub fn internal(service: Service, message: impl Into<String>) -> Self {
+        Self::new(
+            service,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            message,
+        )
+    }
+
+    pub fn with_retry_after(mut self, value: HeaderValue) -> Self {
+        self.retry_after = Some(value);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match self.service {
+            Service::Tlm | Service::CertCentral => {
+                json!({"errors": [{"code": self.code, "message": self.message}]})
+            }
+            Service::CertSpotter => json!({"code": self.code, "message": self.message}),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(retry_after) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, retry_after);
+        }
+        response
+    }
+}

@@ -1,0 +1,146 @@
+//! The handle tests hold: start a simulator in-process, poke it, shut it down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::certspotter::injection::Injection;
+use crate::counters::Counters;
+use crate::faults::FaultRule;
+use crate::options::SimOptions;
+use crate::state::{AppState, lock};
+
+/// A running simulator. Dropping it stops the server too; [`Sim::shutdown`] also waits for it.
+pub struct Sim {
+    url: String,
+    local_addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Binds `options.listen`, builds a fresh CA and starts serving on the current Tokio runtime.
+    pub async fn start(options: SimOptions) -> anyhow::Result<Sim> {
+        for rule in &options.faults {
+            rule.validate().map_err(anyhow::Error::msg)?;
+        }
+        let listener = TcpListener::bind(options.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let serving = if options.tls {
+            Some(crate::tls::serving_identity(local_addr)?)
+        } else {
+            None
+        };
+        let tls_ca_pem = serving.as_ref().map(|identity| identity.ca_pem.clone());
+        let acceptor = serving.map(|identity| TlsAcceptor::from(identity.config));
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{local_addr}");
+
+        let state = Arc::new(AppState::new(options, tls_ca_pem)?);
+        let app = router(state.clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let server = tokio::spawn(crate::server::serve(listener, acceptor, app, shutdown_rx));
+        Ok(Sim {
+            url,
+            local_addr,
+            state,
+            shutdown,
+            server: Some(server),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://` with TLS), without a trailing slash.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The issuing root: the trust anchor for every chain the sim hands out.
+    pub fn root_ca_pem(&self) -> &str {
+        &self.state.ca.root.pem
+    }
+
+    pub fn intermediate_pem(&self) -> &str {
+        &self.state.ca.intermediate.pem
+    }
+
+    /// With `tls: true`, the CA that signed the sim's HTTPS serving certificate.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.state.tls_ca_pem.as_deref()
+    }
+
+    pub fn counters(&self) -> Counters {
+        lock(&self.state.counters).snapshot()
+    }
+
+    pub fn reset_counters(&self) {
+        lock(&self.state.counters).reset();
+    }
+
+    /// Issues a pending request now.
+    pub fn approve(&self, serial: &str) -> anyhow::Result<()> {
+        self.state.release_pending(serial)?;
+        Ok(())
+    }
+
+    pub fn reject(&self, serial: &str) -> anyhow::Result<()> {
+        self.state.reject_pending(serial)?;
+        Ok(())
+    }
+
+    /// Replaces the fault rules; refuses the whole set if any rule is invalid.
+    pub fn set_faults(&self, rules: Vec<FaultRule>) -> anyhow::Result<()> {
+        for rule in &rules {
+            rule.validate().map_err(anyhow::Error::msg)?;
+        }
+        lock(&self.state.faults).set_rules(rules);
+        Ok(())
+    }
+
+    /// Removes every fault rule and forgets current throttle windows.
+    pub fn clear_faults(&self) {
+        lock(&self.state.faults).set_rules(Vec::new());
+        lock(&self.state.throttles).clear();
+    }
+
+    /// Adds an issuance to the Cert Spotter feed; returns its id.
+    pub fn inject_issuance(&self, injection: Injection) -> anyhow::Result<String> {
+        self.state.inject(&injection).map_err(anyhow::Error::msg)
+    }
+
+    /// Stops accepting, closes every connection and waits until the port is released.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(crate::tlm::routes())
+        .merge(crate::certspotter::routes())
+        .merge(crate::certcentral::routes())
+        .merge(crate::admin::routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::traffic::traffic,
+        ))
+        .with_state(state)
+}

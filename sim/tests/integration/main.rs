@@ -1,0 +1,12 @@
+//! Integration tests: each starts a simulator in-process on 127.0.0.1:0 and talks HTTP to it.
+//! One test binary (modules below) keeps link time down.
+
+mod certcentral;
+mod certspotter;
+mod cli;
+mod faults;
+mod support;
+mod tlm_errors;
+mod tlm_issuance;
+mod tlm_lifecycle;
+mod tls;
