@@ -28,16 +28,28 @@ fn render_crd(crd: &CustomResourceDefinition, out: &mut String) {
         names.kind,
         crd.spec.group,
         version.name,
-        names.short_names.as_ref().map(|s| format!(", short name `{}`", s.join("`, `"))).unwrap_or_default()
+        names
+            .short_names
+            .as_ref()
+            .map(|s| format!(", short name `{}`", s.join("`, `")))
+            .unwrap_or_default()
     ));
-    let Some(schema) = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()) else { return };
+    let Some(schema) = version
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+    else {
+        return;
+    };
     if let Some(d) = &schema.description {
         out.push_str(&format!("{d}\n\n"));
     }
     let props = schema.properties.clone().unwrap_or_default();
     for part in ["spec", "status"] {
         let Some(p) = props.get(part) else { continue };
-        out.push_str(&format!("### `{part}`\n\n| field | type | default | description and rules |\n| --- | --- | --- | --- |\n"));
+        out.push_str(&format!(
+            "### `{part}`\n\n| field | type | default | description and rules |\n| --- | --- | --- | --- |\n"
+        ));
         rules_row(part, p, out);
         walk(part, p, out);
         out.push('\n');
@@ -48,11 +60,19 @@ fn walk(path: &str, schema: &JSONSchemaProps, out: &mut String) {
     let required = schema.required.clone().unwrap_or_default();
     for (name, child) in schema.properties.clone().unwrap_or_default() {
         let field = format!("{path}.{name}");
-        let req = if required.contains(&name) { " (required)" } else { "" };
+        let req = if required.contains(&name) {
+            " (required)"
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "| `{field}`{req} | {} | {} | {} |\n",
             type_of(&child),
-            child.default.as_ref().map(|d| format!("`{}`", d.0)).unwrap_or_default(),
+            child
+                .default
+                .as_ref()
+                .map(|d| format!("`{}`", d.0))
+                .unwrap_or_default(),
             cell(&describe(&child))
         ));
         walk(&field, &child, out);
@@ -73,13 +93,18 @@ fn rules_row(path: &str, schema: &JSONSchemaProps, out: &mut String) {
         .map(|r| r.message.clone().unwrap_or_else(|| r.rule.clone()))
         .collect();
     if !messages.is_empty() {
-        out.push_str(&format!("| `{path}` | object | | {} |\n", cell(&format!("Rules: {}", messages.join("; ")))));
+        out.push_str(&format!(
+            "| `{path}` | object | | {} |\n",
+            cell(&format!("Rules: {}", messages.join("; ")))
+        ));
     }
 }
 
 fn type_of(schema: &JSONSchemaProps) -> String {
     match (schema.type_.as_deref(), &schema.items) {
-        (Some("array"), Some(JSONSchemaPropsOrArray::Schema(items))) => format!("[]{}", items.type_.as_deref().unwrap_or("object")),
+        (Some("array"), Some(JSONSchemaPropsOrArray::Schema(items))) => {
+            format!("[]{}", items.type_.as_deref().unwrap_or("object"))
+        }
         (Some(t), _) => t.to_string(),
         (None, _) => "object".to_string(),
     }
@@ -88,12 +113,26 @@ fn type_of(schema: &JSONSchemaProps) -> String {
 fn describe(schema: &JSONSchemaProps) -> String {
     let mut parts = vec![schema.description.clone().unwrap_or_default()];
     if let Some(values) = &schema.enum_ {
-        parts.push(format!("One of: {}.", values.iter().map(|v| format!("`{}`", v.0)).collect::<Vec<_>>().join(", ")));
+        parts.push(format!(
+            "One of: {}.",
+            values
+                .iter()
+                .map(|v| format!("`{}`", v.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if let Some(JSONSchemaPropsOrArray::Schema(items)) = &schema.items
         && let Some(values) = &items.enum_
     {
-        parts.push(format!("Items: {}.", values.iter().map(|v| format!("`{}`", v.0)).collect::<Vec<_>>().join(", ")));
+        parts.push(format!(
+            "Items: {}.",
+            values
+                .iter()
+                .map(|v| format!("`{}`", v.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     let bounds = [
         schema.min_length.map(|v| format!("min length {v}")),

@@ -46,7 +46,10 @@ fn main() -> Result<()> {
         Command::Crds { output_dir: None, .. } => {
             print!("{}", tlm_operator::crd_yaml::render_all()?);
         }
-        Command::Crds { output_dir: Some(dir), .. } => {
+        Command::Crds {
+            output_dir: Some(dir),
+            ..
+        } => {
             for crd in tlm_operator::api::all_crds() {
                 let path = dir.join(tlm_operator::crd_yaml::file_name(&crd));
                 std::fs::write(&path, tlm_operator::crd_yaml::render(&crd)?)

@@ -47,8 +47,15 @@ fn chart_crds_are_the_same_bytes() {
 fn crd_reference_is_generated_from_the_schema() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/crd-reference.md");
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(on_disk == tlm_operator::crd_reference::render(), "docs/crd-reference.md is stale; run `make manifests`");
-    for rule in ["RSA keys must be 2048, 3072 or 4096 bits", "interval must be at least 1m", "plain http is only allowed for loopback"] {
+    assert!(
+        on_disk == tlm_operator::crd_reference::render(),
+        "docs/crd-reference.md is stale; run `make manifests`"
+    );
+    for rule in [
+        "RSA keys must be 2048, 3072 or 4096 bits",
+        "interval must be at least 1m",
+        "plain http is only allowed for loopback",
+    ] {
         assert!(on_disk.contains(rule), "the reference lists the rule {rule:?}");
     }
 }

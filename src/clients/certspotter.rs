@@ -135,22 +135,24 @@ impl CertSpotterClient {
             )));
         }
         let pairs = query.pairs();
-        let answer = self
-            .service
-            .send(Call {
-                endpoint: "issuances",
-                method: Method::GET,
-                path: "/v1/issuances".into(),
-                query: Some(&pairs),
-                body: None,
-                idempotent: true,
+        let call = Call {
+            endpoint: "issuances",
+            method: Method::GET,
+            path: "/v1/issuances".into(),
+            query: Some(&pairs),
+            body: None,
+            idempotent: true,
+        };
+        // Decoding happens inside the retry loop: a truncated page is fetched again.
+        self.service
+            .send_parsed(call, |answer| {
+                let issuances: Vec<Issuance> = answer.json(SERVICE, "issuances")?;
+                Ok(IssuancePage {
+                    retry_after: answer.retry_after,
+                    issuances,
+                })
             })
-            .await?;
-        let issuances: Vec<Issuance> = answer.json(SERVICE, "issuances")?;
-        Ok(IssuancePage {
-            retry_after: answer.retry_after,
-            issuances,
-        })
+            .await
     }
 }
 

@@ -133,10 +133,31 @@ impl ServiceClient {
     /// Sends with retries per the policy; non-idempotent calls are repeated only when the
     /// service certainly did not act (429, connection refused).
     pub async fn send<Q: Serialize + ?Sized>(&self, call: Call<'_, Q>) -> Result<Answer, ServiceError> {
+        self.send_parsed(call, Ok).await
+    }
+
+    /// Sends and decodes the JSON body; a body that does not decode counts as a failed attempt,
+    /// so a truncated answer to an idempotent call is fetched again.
+    pub async fn send_json<Q: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        call: Call<'_, Q>,
+    ) -> Result<T, ServiceError> {
+        let service = self.inner.service;
+        let endpoint = call.endpoint;
+        self.send_parsed(call, |answer| answer.json(service, endpoint))
+            .await
+    }
+
+    /// Sends and turns the answer into `T` inside the retry loop.
+    pub async fn send_parsed<Q: Serialize + ?Sized, T>(
+        &self,
+        call: Call<'_, Q>,
+        parse: impl Fn(Answer) -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
         let policy = self.inner.retry;
         let endpoint = call.endpoint;
         let idempotent = call.idempotent;
-        let attempt = || self.send_once(&call);
+        let attempt = || async { self.send_once(&call).await.and_then(&parse) };
         attempt
             .retry(policy.backoff())
             .sleep(tokio::time::sleep)

@@ -95,9 +95,15 @@ impl TlmClient {
 
     /// Every profile of the account (`GET /mpki/api/v2/profile`, paged until exhausted).
     pub async fn list_profiles(&self) -> Result<Vec<Profile>, ServiceError> {
+        self.list_profiles_paged(PROFILE_PAGE).await
+    }
+
+    /// Like [`Self::list_profiles`] with a chosen page size.
+    pub async fn list_profiles_paged(&self, page_size: usize) -> Result<Vec<Profile>, ServiceError> {
+        let page_size = page_size.max(1);
         let mut all = Vec::new();
         for _ in 0..MAX_PROFILE_PAGES {
-            let query = [("offset", all.len()), ("limit", PROFILE_PAGE)];
+            let query = [("offset", all.len()), ("limit", page_size)];
             let page: Vec<Profile> = self
                 .json(
                     "profiles",
@@ -110,7 +116,7 @@ impl TlmClient {
                 .await?;
             let len = page.len();
             all.extend(page);
-            if len < PROFILE_PAGE {
+            if len < page_size {
                 return Ok(all);
             }
         }
@@ -213,9 +219,17 @@ impl TlmClient {
         Q: Serialize + ?Sized,
         B: Serialize + ?Sized,
     {
-        self.send(endpoint, method, path, query, body, idempotent)
-            .await?
-            .json(SERVICE, endpoint)
+        let body = encode(body)?;
+        self.service
+            .send_json(Call {
+                endpoint,
+                method,
+                path,
+                query,
+                body,
+                idempotent,
+            })
+            .await
     }
 
     async fn send<Q, B>(
@@ -231,10 +245,7 @@ impl TlmClient {
         Q: Serialize + ?Sized,
         B: Serialize + ?Sized,
     {
-        let body = body
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|e| ServiceError::Config(format!("request body cannot be encoded: {e}")))?;
+        let body = encode(body)?;
         self.service
             .send(Call {
                 endpoint,
@@ -246,6 +257,12 @@ impl TlmClient {
             })
             .await
     }
+}
+
+fn encode<B: Serialize + ?Sized>(body: Option<&B>) -> Result<Option<Vec<u8>>, ServiceError> {
+    body.map(serde_json::to_vec)
+        .transpose()
+        .map_err(|e| ServiceError::Config(format!("request body cannot be encoded: {e}")))
 }
 
 #[cfg(test)]

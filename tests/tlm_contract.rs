@@ -1,0 +1,575 @@
+//! The TLM client against tlm-sim over real HTTP on loopback (no cluster): every endpoint, both
+//! delivery formats, approval, every error code, every fault kind, Retry-After and rate limits.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use serde_json::json;
+use tlm_operator::api::{KeyAlgorithm, Subject};
+use tlm_operator::clients::error::{ErrorClass, ServiceError};
+use tlm_operator::clients::http::HttpSettings;
+use tlm_operator::clients::retry::RetryPolicy;
+use tlm_operator::clients::throttle::ThrottleSettings;
+use tlm_operator::clients::tlm::{TlmClient, TlmClientConfig};
+use tlm_operator::clients::tlm_types::*;
+use tlm_operator::clients::{NoObserver, RequestObserver};
+use tlm_operator::pki::{
+    CsrRequest, LeafInfo, PrivateKey, build_csr_pem, certs_from_delivery, certs_from_pem, order_chain,
+    verify_chain,
+};
+use tlm_sim::{FaultRule, Sim, SimOptions};
+
+fn client_with(
+    sim: &Sim,
+    key: &str,
+    throttle: ThrottleSettings,
+    retry: RetryPolicy,
+    timeout: Duration,
+) -> TlmClient {
+    let observer: Arc<dyn RequestObserver> = Arc::new(NoObserver);
+    TlmClient::with_observer(
+        TlmClientConfig {
+            base_url: sim.url().to_string(),
+            api_key: SecretString::from(key.to_string()),
+            http: HttpSettings {
+                timeout,
+                ..Default::default()
+            },
+            throttle,
+            retry,
+        },
+        observer,
+    )
+    .unwrap()
+}
+
+fn client(sim: &Sim) -> TlmClient {
+    let throttle = ThrottleSettings {
+        requests_per_second: NonZeroU32::new(1000).unwrap(),
+        burst: NonZeroU32::new(1000).unwrap(),
+        max_concurrency: 16,
+    };
+    client_with(
+        sim,
+        "test-api-key",
+        throttle,
+        RetryPolicy::default(),
+        Duration::from_secs(10),
+    )
+}
+
+fn request(profile: &str, csr: String, names: &[&str]) -> SubmitRequest {
+    SubmitRequest {
+        profile: IdRef { id: profile.into() },
+        seat: Some(SeatRef {
+            seat_id: "ops@example.com".into(),
+        }),
+        csr,
+        validity: Some(ValidityWire {
+            unit: "days".into(),
+            duration: 30,
+        }),
+        delivery_format: "x509".into(),
+        include_ca_chain: true,
+        attributes: Attributes {
+            subject: SubjectAttributes {
+                common_name: Some(names[0].into()),
+                ..Default::default()
+            },
+            extensions: Some(Extensions {
+                san: SanAttributes {
+                    dns_names: names.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                },
+            }),
+        },
+    }
+}
+
+fn csr_for(key: &PrivateKey, names: &[&str]) -> String {
+    let request = CsrRequest {
+        common_name: Some(names[0].into()),
+        dns_names: names.iter().map(|s| s.to_string()).collect(),
+        subject: Subject::default(),
+        ..Default::default()
+    };
+    build_csr_pem(&request, key).unwrap()
+}
+
+fn fault(rule: serde_json::Value) -> Vec<FaultRule> {
+    vec![serde_json::from_value(rule).unwrap()]
+}
+
+/// Issues for `key` and returns the verified leaf-first chain.
+async fn issue(
+    client: &TlmClient,
+    sim: &Sim,
+    profile: &str,
+    key: &PrivateKey,
+) -> (IssueResponse, Vec<Vec<u8>>) {
+    let names = ["contract.example.com", "www.contract.example.com"];
+    let response = client
+        .submit(&request(profile, csr_for(key, &names), &names))
+        .await
+        .unwrap();
+    let serial = response.serial_number.clone().unwrap();
+    let formats = client.additional_formats(&serial).await.unwrap();
+    assert_eq!(formats.x509_cert_chain.len(), 3, "leaf, intermediate, root");
+    let certs: Vec<Vec<u8>> = formats
+        .x509_cert_chain
+        .iter()
+        .flat_map(|e| certs_from_pem(&e.cert_blob).unwrap())
+        .collect();
+    let ordered = order_chain(&certs, Some(&key.spki_der())).unwrap();
+    assert_eq!(ordered, certs, "additional-formats is ordered leaf -> root");
+    verify_chain(&ordered).unwrap();
+    assert_eq!(
+        certs_from_pem(sim.root_ca_pem()).unwrap()[0],
+        ordered[2],
+        "the chain ends at the simulator's root"
+    );
+    let leaf = LeafInfo::parse(&ordered[0]).unwrap();
+    assert_eq!(leaf.spki_der, key.spki_der(), "the leaf carries the CSR's key");
+    assert_eq!(leaf.dns_names, names);
+    let p7 = certs_from_delivery(formats.pkcs7.as_deref().unwrap()).unwrap();
+    assert_eq!(p7.len(), 3, "the PKCS#7 holds the same three certificates");
+    (response, ordered)
+}
+
+#[tokio::test]
+async fn every_key_type_is_issued_with_a_verifying_chain() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    for (alg, size) in [
+        (KeyAlgorithm::RSA, Some(2048)),
+        (KeyAlgorithm::RSA, Some(3072)),
+        (KeyAlgorithm::RSA, Some(4096)),
+        (KeyAlgorithm::ECDSA, Some(256)),
+        (KeyAlgorithm::ECDSA, Some(384)),
+        (KeyAlgorithm::Ed25519, None),
+    ] {
+        let key = PrivateKey::generate(alg, size).unwrap();
+        let (response, chain) = issue(&client, &sim, "prof-x509", &key).await;
+        let delivered = certs_from_delivery(response.certificate.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            delivered[0], chain[0],
+            "{alg:?} {size:?}: submit delivers the leaf as PEM x509"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pkcs7_delivery_status_search_renew_and_revoke() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let (response, chain) = issue(&client, &sim, "prof-pkcs7", &key).await;
+    assert_eq!(response.delivery_format.as_deref(), Some("pkcs7"));
+    let text = response.certificate.unwrap();
+    assert!(text.contains("-----BEGIN PKCS7-----"));
+    let delivered = certs_from_delivery(&text).unwrap();
+    assert_eq!(order_chain(&delivered, Some(&key.spki_der())).unwrap(), chain);
+
+    let serial = response.serial_number.unwrap();
+    let record = client.status(&serial).await.unwrap();
+    assert_eq!(record.cert_status(), CertStatus::Issued);
+    assert_eq!(record.serial_number.as_deref(), Some(serial.as_str()));
+    assert_eq!(record.common_name.as_deref(), Some("contract.example.com"));
+    assert!(record.valid_from.is_some() && record.valid_to.is_some() && record.thumbprint.is_some());
+
+    let found = client
+        .search(&SearchQuery {
+            common_name: Some("contract.example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        found
+            .items
+            .iter()
+            .any(|r| r.serial_number.as_deref() == Some(serial.as_str()))
+    );
+    let by_serial = client
+        .search(&SearchQuery {
+            serial_number: Some(serial.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_serial.items.len(), 1);
+    let none = client
+        .search(&SearchQuery {
+            common_name: Some("nobody.example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+
+    let new_key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let names = ["contract.example.com", "www.contract.example.com"];
+    let renewed = client
+        .renew(
+            &serial,
+            &RenewRequest {
+                csr: csr_for(&new_key, &names),
+                validity: None,
+                attributes: None,
+            },
+        )
+        .await
+        .unwrap();
+    let renewed_serial = renewed.serial_number.unwrap();
+    assert_ne!(renewed_serial, serial);
+    // PKCS#7 keeps certificates in a SET: find the leaf by our key.
+    let delivered = certs_from_delivery(renewed.certificate.as_deref().unwrap()).unwrap();
+    let chain = order_chain(&delivered, Some(&new_key.spki_der())).expect("the renewal is for the new key");
+    verify_chain(&chain).unwrap();
+
+    client
+        .revoke(&serial, RevocationReason::CessationOfOperation)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.status(&serial).await.unwrap().cert_status(),
+        CertStatus::Revoked
+    );
+    let again = client
+        .revoke(&serial, RevocationReason::CessationOfOperation)
+        .await
+        .unwrap_err();
+    assert_eq!(again.class(), ErrorClass::InvalidInput, "{again}");
+    let orders = sim.counters().orders_by_public_key;
+    assert_eq!(orders.get(&key.spki_sha256_hex()), Some(&1));
+    assert_eq!(
+        orders.get(&new_key.spki_sha256_hex()),
+        Some(&1),
+        "a renewal counts as an order for its key"
+    );
+}
+
+#[tokio::test]
+async fn profiles_are_paged_until_exhausted() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    let all = client.list_profiles().await.unwrap();
+    sim.reset_counters();
+    let paged = client.list_profiles_paged(3).await.unwrap();
+    assert_eq!(paged, all);
+    let pages = sim.counters().requests.get("profiles").copied().unwrap_or(0);
+    assert_eq!(pages as usize, all.len() / 3 + 1, "pages of 3 until a short page");
+    let x509 = all.iter().find(|p| p.id == "prof-x509").unwrap();
+    assert!(x509.is_active() && x509.is_rest_api());
+    assert!(!all.iter().find(|p| p.id == "prof-disabled").unwrap().is_active());
+    assert!(!all.iter().find(|p| p.id == "prof-scep").unwrap().is_rest_api());
+    assert_eq!(
+        all.iter()
+            .find(|p| p.id == "prof-pkcs7")
+            .unwrap()
+            .delivery_format(),
+        Some("pkcs7")
+    );
+}
+
+#[tokio::test]
+async fn pending_approval_and_pickup() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let names = ["pending.example.com"];
+    let response = client
+        .submit(&request("prof-pending", csr_for(&key, &names), &names))
+        .await
+        .unwrap();
+    assert!(response.certificate.is_none());
+    let serial = response.serial_number.unwrap();
+    assert_eq!(
+        client.status(&serial).await.unwrap().cert_status(),
+        CertStatus::Pending
+    );
+    sim.approve(&serial).unwrap();
+    let record = client.status(&serial).await.unwrap();
+    assert_eq!(record.cert_status(), CertStatus::Issued);
+    assert!(record.certificate.is_some());
+
+    let response = client
+        .submit(&request("prof-pickup", csr_for(&key, &names), &names))
+        .await
+        .unwrap();
+    let id = response.request_id.expect("a pickup id");
+    assert!(response.serial_number.is_none());
+    let first = client.pickup(&id).await.unwrap();
+    assert!(first.certificate.is_none(), "the first pickup is still pending");
+    let second = client.pickup(&id).await.unwrap();
+    assert!(second.serial_number.is_some() && second.certificate.is_some());
+
+    let rejected = client
+        .submit(&request("prof-pending", csr_for(&key, &names), &names))
+        .await
+        .unwrap();
+    let serial = rejected.serial_number.unwrap();
+    sim.reject(&serial).unwrap();
+    assert_eq!(
+        client.status(&serial).await.unwrap().cert_status(),
+        CertStatus::Rejected
+    );
+}
+
+#[tokio::test]
+async fn every_error_code_is_typed_and_classified() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let good = client(&sim);
+    let throttle = ThrottleSettings::default();
+    let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let names = ["errors.example.com"];
+    let csr = csr_for(&key, &names);
+    let expect = |e: ServiceError, status: u16, code: &str, class: ErrorClass| {
+        assert_eq!(e.status(), Some(status), "{e}");
+        assert_eq!(
+            e.code().map(str::to_ascii_lowercase),
+            Some(code.to_ascii_lowercase()),
+            "{e}"
+        );
+        assert_eq!(e.class(), class, "{e}");
+    };
+    let wrong = client_with(
+        &sim,
+        "wrong-key",
+        throttle,
+        RetryPolicy::none(),
+        Duration::from_secs(5),
+    );
+    expect(
+        wrong.list_profiles().await.unwrap_err(),
+        401,
+        "AUTHORIZATION_ERROR",
+        ErrorClass::Auth,
+    );
+    let limited = client_with(
+        &sim,
+        "limited-api-key",
+        throttle,
+        RetryPolicy::none(),
+        Duration::from_secs(5),
+    );
+    expect(
+        limited
+            .submit(&request("prof-pending", csr.clone(), &names))
+            .await
+            .unwrap_err(),
+        403,
+        "no_access",
+        ErrorClass::Auth,
+    );
+    assert!(
+        limited
+            .submit(&request("prof-x509", csr.clone(), &names))
+            .await
+            .is_ok(),
+        "the limited key may use its profile"
+    );
+    for (profile, csr_text) in [
+        ("prof-unknown", csr.clone()),
+        ("prof-disabled", csr.clone()),
+        ("prof-scep", csr.clone()),
+        (
+            "prof-x509",
+            "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----".to_string(),
+        ),
+    ] {
+        expect(
+            good.submit(&request(profile, csr_text, &names))
+                .await
+                .unwrap_err(),
+            400,
+            "invalid_input_field",
+            ErrorClass::InvalidInput,
+        );
+    }
+    let mut no_names = request("prof-cn-required", csr_for(&key, &names), &names);
+    no_names.attributes = Attributes::default();
+    let unnamed_key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    no_names.csr = build_csr_pem(&CsrRequest::default(), &unnamed_key).unwrap();
+    expect(
+        good.submit(&no_names).await.unwrap_err(),
+        400,
+        "invalid_input_field",
+        ErrorClass::InvalidInput,
+    );
+    let missing = good
+        .status("0123456789ABCDEF0123456789ABCDEF01234567")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+    assert_eq!(missing.class(), ErrorClass::NotFound);
+    // A body that is not JSON at all.
+    let raw = reqwest::Client::new()
+        .post(format!("{}/mpki/api/v1/certificate", sim.url()))
+        .header("x-api-key", "test-api-key")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 400);
+    let missing_key = reqwest::Client::new()
+        .get(format!("{}/mpki/api/v2/profile", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing_key.status().as_u16(), 401);
+    let body: serde_json::Value = missing_key.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "AUTHORIZATION_ERROR");
+}
+
+#[tokio::test]
+async fn faults_become_typed_errors_or_are_retried() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let throttle = ThrottleSettings::default();
+    let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let names = ["faults.example.com"];
+    let serial = client(&sim)
+        .submit(&request("prof-x509", csr_for(&key, &names), &names))
+        .await
+        .unwrap()
+        .serial_number
+        .unwrap();
+    let once = client_with(
+        &sim,
+        "test-api-key",
+        throttle,
+        RetryPolicy::none(),
+        Duration::from_secs(2),
+    );
+    let retrying = client_with(
+        &sim,
+        "test-api-key",
+        throttle,
+        RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        },
+        Duration::from_secs(2),
+    );
+    for (rule, class) in [
+        (
+            json!({"endpoint": "status", "error_rate": 1.0, "error_statuses": [503], "count": 1}),
+            ErrorClass::Transient,
+        ),
+        (
+            json!({"endpoint": "status", "truncate_rate": 1.0, "count": 1}),
+            ErrorClass::UnexpectedBody,
+        ),
+        (
+            json!({"endpoint": "status", "malformed_rate": 1.0, "count": 1}),
+            ErrorClass::UnexpectedBody,
+        ),
+        (
+            json!({"endpoint": "status", "drop_rate": 1.0, "count": 1}),
+            ErrorClass::Transient,
+        ),
+        (
+            json!({"endpoint": "status", "latency_ms": 3000, "count": 1}),
+            ErrorClass::Transient,
+        ),
+    ] {
+        sim.set_faults(fault(rule.clone())).unwrap();
+        let err = once.status(&serial).await.unwrap_err();
+        assert_eq!(err.class(), class, "{rule}: {err}");
+        sim.set_faults(fault(rule.clone())).unwrap();
+        let ok = retrying.status(&serial).await;
+        assert!(ok.is_ok(), "{rule}: retried to success: {ok:?}");
+        if rule.get("latency_ms").is_some() {
+            // The slow request may still be finishing in the simulator.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    sim.clear_faults();
+    // A 503 on submit is not retried: the order may have gone through.
+    sim.set_faults(fault(
+        json!({"endpoint": "submit", "error_rate": 1.0, "error_statuses": [503], "count": 1}),
+    ))
+    .unwrap();
+    let before = sim.counters().requests.get("submit").copied().unwrap_or(0);
+    assert!(
+        retrying
+            .submit(&request("prof-x509", csr_for(&key, &names), &names))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        sim.counters().requests.get("submit").copied().unwrap_or(0),
+        before + 1,
+        "submit is sent once"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    for (date, wait) in [(false, 2u64), (true, 3u64)] {
+        sim.reset_counters();
+        sim.set_faults(fault(json!({"endpoint": "profiles", "throttle_rate": 1.0, "retry_after_seconds": wait, "retry_after_http_date": date, "count": 1}))).unwrap();
+        let started = Instant::now();
+        client.list_profiles().await.unwrap();
+        let log = sim.counters().log;
+        let throttled = log.iter().find(|e| e.status == 429).expect("a 429").at_ms;
+        let next = log
+            .iter()
+            .find(|e| e.at_ms >= throttled && e.status == 200)
+            .expect("a later success")
+            .at_ms;
+        // An HTTP date has one-second resolution: the wait can be up to a second shorter.
+        let min_gap = if date { (wait - 1) * 1000 } else { wait * 1000 };
+        assert!(
+            next - throttled >= min_gap,
+            "retried {}ms after a Retry-After of {wait}s (date: {date})",
+            next - throttled
+        );
+        assert!(started.elapsed() >= Duration::from_millis(min_gap));
+        assert_eq!(sim.counters().early_requests, 0);
+    }
+}
+
+#[tokio::test]
+async fn the_rate_limit_spaces_requests() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let throttle = ThrottleSettings {
+        requests_per_second: NonZeroU32::new(5).unwrap(),
+        burst: NonZeroU32::new(1).unwrap(),
+        max_concurrency: 4,
+    };
+    let client = client_with(
+        &sim,
+        "test-api-key",
+        throttle,
+        RetryPolicy::none(),
+        Duration::from_secs(5),
+    );
+    let calls: Vec<_> = (0..10).map(|_| client.list_profiles()).collect();
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .for_each(|r| assert!(r.is_ok()));
+    let mut times: Vec<u64> = sim
+        .counters()
+        .log
+        .iter()
+        .filter(|e| e.endpoint == "profiles")
+        .map(|e| e.at_ms)
+        .collect();
+    times.sort();
+    assert_eq!(times.len(), 10);
+    // 5 per second with no burst: ten requests span at least 1.8s (a lower bound: a slow
+    // machine only makes it longer).
+    assert!(
+        times[9] - times[0] >= 1700,
+        "10 requests in {}ms",
+        times[9] - times[0]
+    );
+}
