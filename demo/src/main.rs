@@ -28,17 +28,25 @@ struct Args {
 
 fn args() -> Result<Args> {
     let mut keep = false;
-    let mut operator_bin = std::env::current_exe()?.parent().context("binary directory")?.join("tlm-operator");
+    let mut operator_bin = std::env::current_exe()?
+        .parent()
+        .context("binary directory")?
+        .join("tlm-operator");
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--keep" => keep = true,
-            "--operator-bin" => operator_bin = PathBuf::from(it.next().context("--operator-bin needs a path")?),
+            "--operator-bin" => {
+                operator_bin = PathBuf::from(it.next().context("--operator-bin needs a path")?)
+            }
             other => bail!("unknown argument {other}; usage: tlm-demo [--keep] [--operator-bin PATH]"),
         }
     }
     if !operator_bin.is_file() {
-        bail!("{} not found; build it first (`make demo` does)", operator_bin.display());
+        bail!(
+            "{} not found; build it first (`make demo` does)",
+            operator_bin.display()
+        );
     }
     Ok(Args { keep, operator_bin })
 }
@@ -50,7 +58,9 @@ fn step(start: Instant, text: &str) {
 /// One object of a YAML file in `examples/`, as JSON.
 fn example(name: &str) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(repo_root().join("examples").join(name))?;
-    Ok(serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text)?)?)
+    Ok(serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(
+        &text,
+    )?)?)
 }
 
 #[tokio::main]
@@ -62,48 +72,91 @@ async fn main() -> Result<()> {
     let mut cp = ControlPlane::start().await?;
     let client = cp.client().await?;
     install_crds(&client).await?;
-    step(start, "installed the CRDs (Certificate, CTWatch, Issuer, ClusterIssuer)");
-    let ns: k8s_openapi::api::core::v1::Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
-    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    step(
+        start,
+        "installed the CRDs (Certificate, CTWatch, Issuer, ClusterIssuer)",
+    );
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
 
-    let sim = Sim::start(SimOptions { certspotter_empty_retry_after: Duration::from_secs(2), ..Default::default() }).await?;
-    step(start, &format!("tlm-sim (TLM, Cert Spotter, CertCentral) is serving {}", sim.url()));
+    let sim = Sim::start(SimOptions {
+        certspotter_empty_retry_after: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await?;
+    step(
+        start,
+        &format!(
+            "tlm-sim (TLM, Cert Spotter, CertCentral) is serving {}",
+            sim.url()
+        ),
+    );
 
     let secret: Secret = serde_json::from_value(json!({
         "metadata": {"name": "tlm-api-key", "namespace": NAMESPACE}, "stringData": {"api-key": "test-api-key"}
     }))?;
-    Api::<Secret>::namespaced(client.clone(), NAMESPACE).create(&PostParams::default(), &secret).await?;
+    Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .create(&PostParams::default(), &secret)
+        .await?;
     let mut issuer = example("issuer.yaml")?;
     issuer["spec"]["tlm"]["url"] = json!(sim.url());
     issuer["spec"]["tlm"]["profileId"] = json!("prof-x509");
     let issuers: Api<Issuer> = Api::namespaced(client.clone(), NAMESPACE);
-    issuers.create(&PostParams::default(), &serde_json::from_value(issuer)?).await?;
-    step(start, "created Secret tlm-api-key and Issuer tlm (examples/issuer.yaml, pointed at tlm-sim)");
+    issuers
+        .create(&PostParams::default(), &serde_json::from_value(issuer)?)
+        .await?;
+    step(
+        start,
+        "created Secret tlm-api-key and Issuer tlm (examples/issuer.yaml, pointed at tlm-sim)",
+    );
 
     let log = cp.dir().join("operator.log");
     let mut operator = OperatorProcess::start(
         &args.operator_bin,
         cp.kubeconfig_path(),
         &log,
-        &["--namespace".into(), NAMESPACE.into(), "--ctwatch-interval-cap".into(), "3s".into()],
+        &[
+            "--namespace".into(),
+            NAMESPACE.into(),
+            "--ctwatch-interval-cap".into(),
+            "3s".into(),
+        ],
         &[("RUST_LOG", "info")],
     )?;
-    step(start, &format!("tlm-operator is running (log: {})", log.display()));
+    step(
+        start,
+        &format!("tlm-operator is running (log: {})", log.display()),
+    );
 
     let certs: Api<Certificate> = Api::namespaced(client.clone(), NAMESPACE);
-    certs.create(&PostParams::default(), &serde_json::from_value(example("certificate.yaml")?)?).await?;
+    certs
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(example("certificate.yaml")?)?,
+        )
+        .await?;
     let mut watch = example("ctwatch.yaml")?;
     watch["spec"]["source"]["certSpotter"]["url"] = json!(sim.url());
     let watches: Api<CTWatch> = Api::namespaced(client.clone(), NAMESPACE);
-    watches.create(&PostParams::default(), &serde_json::from_value(watch)?).await?;
-    step(start, "applied examples/certificate.yaml and examples/ctwatch.yaml");
+    watches
+        .create(&PostParams::default(), &serde_json::from_value(watch)?)
+        .await?;
+    step(
+        start,
+        "applied examples/certificate.yaml and examples/ctwatch.yaml",
+    );
 
     let mut last_line = String::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     let cert = loop {
         let cert = certs.get("web").await?;
         let status = cert.status.clone().unwrap_or_default();
-        let cond = |t: &str| conditions::find(&status.conditions, t).map(|c| format!("{t}={} ({})", c.status, c.reason));
+        let cond = |t: &str| {
+            conditions::find(&status.conditions, t).map(|c| format!("{t}={} ({})", c.status, c.reason))
+        };
         let line = format!(
             "tlmcert/web  {}  {}",
             cond("Ready").unwrap_or_else(|| "Ready=?".into()),
@@ -117,18 +170,31 @@ async fn main() -> Result<()> {
             break cert;
         }
         if Instant::now() > deadline || operator.exited().is_some() {
-            bail!("the certificate was not issued; the operator's log ends with:\n{}", tail(&operator.logs(), 30));
+            bail!(
+                "the certificate was not issued; the operator's log ends with:\n{}",
+                tail(&operator.logs(), 30)
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
 
-    let secret = Api::<Secret>::namespaced(client.clone(), NAMESPACE).get(&cert.spec.secret_name).await?;
+    let secret = Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .get(&cert.spec.secret_name)
+        .await?;
     let data: BTreeMap<String, ByteString> = secret.data.unwrap_or_default();
-    let text = |k: &str| data.get(k).map(|ByteString(b)| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let text = |k: &str| {
+        data.get(k)
+            .map(|ByteString(b)| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    };
     let mut chain = certs_from_pem(&text("tls.crt"))?;
     chain.extend(certs_from_pem(&text("ca.crt"))?);
     let leaf = LeafInfo::parse(&chain[0])?;
-    println!("\n  Secret {NAMESPACE}/{} (kubernetes.io/tls): {}", cert.spec.secret_name, data.keys().cloned().collect::<Vec<_>>().join(", "));
+    println!(
+        "\n  Secret {NAMESPACE}/{} (kubernetes.io/tls): {}",
+        cert.spec.secret_name,
+        data.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
     println!("  subject   {}", leaf.subject);
     println!("  issuer    {}", leaf.issuer);
     println!("  serial    {}", leaf.serial_hex);
@@ -144,10 +210,18 @@ async fn main() -> Result<()> {
         Err(e) => bail!("the chain does not verify: {e}"),
     }
     let key = tlm_operator::pki::PrivateKey::from_pem(&text("tls.key"))?;
-    println!("  key       {:?} {} bits, matches the certificate: {}", key.algorithm(), key.size(), key.spki_der() == leaf.spki_der);
+    println!(
+        "  key       {:?} {} bits, matches the certificate: {}",
+        key.algorithm(),
+        key.size(),
+        key.spki_der() == leaf.spki_der
+    );
     println!();
 
-    step(start, "waiting for the CTWatch's first poll (the certificate above is in the simulated CT log)");
+    step(
+        start,
+        "waiting for the CTWatch's first poll (the certificate above is in the simulated CT log)",
+    );
     let polled = wait_for(Duration::from_secs(60), || async {
         let w = watches.get("example-com").await.ok()?;
         let s = w.status?;
@@ -156,7 +230,16 @@ async fn main() -> Result<()> {
     .await
     .context("the CTWatch did not poll")?;
     for r in &polled.recent {
-        step(start, &format!("ctw/example-com judged {} [{}] as {:?} ({})", r.id, r.dns_names.join(", "), r.verdict, r.reason));
+        step(
+            start,
+            &format!(
+                "ctw/example-com judged {} [{}] as {:?} ({})",
+                r.id,
+                r.dns_names.join(", "),
+                r.verdict,
+                r.reason
+            ),
+        );
     }
 
     let rogue = sim.inject_issuance(Injection {
@@ -164,23 +247,44 @@ async fn main() -> Result<()> {
         issuer_name: Some("C=XX, O=Shady Certs Ltd, CN=Shady Issuing CA".into()),
         ..Default::default()
     })?;
-    step(start, &format!("injected a rogue issuance for login.example.com into the CT log (id {rogue})"));
+    step(
+        start,
+        &format!("injected a rogue issuance for login.example.com into the CT log (id {rogue})"),
+    );
     let events: Api<Event> = Api::namespaced(client.clone(), NAMESPACE);
     let event = wait_for(Duration::from_secs(60), || async {
         let list = events.list(&ListParams::default()).await.ok()?;
-        list.items.into_iter().find(|e| e.reason.as_deref() == Some("UnexpectedIssuance"))
+        list.items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("UnexpectedIssuance"))
     })
     .await
     .context("no UnexpectedIssuance Event")?;
-    step(start, &format!("Event Warning UnexpectedIssuance on ctw/example-com: {}", event.message.unwrap_or_default()));
+    step(
+        start,
+        &format!(
+            "Event Warning UnexpectedIssuance on ctw/example-com: {}",
+            event.message.unwrap_or_default()
+        ),
+    );
     let w = watches.get("example-com").await?;
     let s = w.status.unwrap_or_default();
-    step(start, &format!("ctw/example-com: {} issuances seen, {} unexpected", s.issuances_seen, s.unexpected_issuances));
+    step(
+        start,
+        &format!(
+            "ctw/example-com: {} issuances seen, {} unexpected",
+            s.issuances_seen, s.unexpected_issuances
+        ),
+    );
 
     println!("\ndemo finished in {:.1}s", start.elapsed().as_secs_f64());
     if args.keep {
         cp.keep_running();
-        println!("\nStill running. In another terminal:\n  export KUBECONFIG={}\n  kubectl -n {NAMESPACE} get tlmcert,ctw,tlmissuer\n  kubectl -n {NAMESPACE} get events\ntlm-sim: {}\nPress Ctrl-C to stop everything.", cp.kubeconfig_path().display(), sim.url());
+        println!(
+            "\nStill running. In another terminal:\n  export KUBECONFIG={}\n  kubectl -n {NAMESPACE} get tlmcert,ctw,tlmissuer\n  kubectl -n {NAMESPACE} get events\ntlm-sim: {}\nPress Ctrl-C to stop everything.",
+            cp.kubeconfig_path().display(),
+            sim.url()
+        );
         tokio::signal::ctrl_c().await?;
     }
     // Dropping the control plane stops etcd and kube-apiserver and removes their data.
