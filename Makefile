@@ -35,6 +35,7 @@ release:
 bench: control-plane
 	$(CARGO) bench --locked --bench issuance -- --certs 1000 --steady-secs 60
 	$(CARGO) bench --locked --bench ct_classify
+	$(CARGO) bench --locked --bench tlm_issuance
 
 ## manifests: regenerate crds/, the chart's CRDs and deploy/ from the Rust types and the chart.
 manifests: control-plane
