@@ -392,3 +392,45 @@ async fn a_bad_token_is_reported_and_a_fixed_secret_resumes_without_restart() {
     op.terminate();
     env.assert_log_clean(&op, &["bad-token-xyz", "good-token-abc"]);
 }
+
+#[tokio::test]
+async fn unexpected_issuances_from_the_configured_issuer_get_certcentral_evidence() {
+    let env = Env::with_sim("ct-evidence", sim_options()).await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.ns);
+    let devkey: Secret = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dc-devkey"}, "stringData": {"key": "test-devkey"}})).unwrap();
+    secrets.create(&PostParams::default(), &devkey).await.unwrap();
+    let id = env.sim.inject_issuance(rogue(&["evidence.example"])).unwrap();
+    let mut op = env.start_operator(CAP, &[]);
+    create_watch(
+        &env,
+        "e",
+        json!({"domains": ["evidence.example"], "digicertEvidence": {
+            "url": env.sim.url(), "orderId": "4242", "issuerContains": "Rogue CA",
+            "apiKeySecretRef": {"name": "dc-devkey", "key": "key"}}}),
+    )
+    .await;
+    let w = wait_watch(&env, "e", Duration::from_secs(60), "judged", |w| seen(w).0 == 1).await;
+    let entry = &w.status.unwrap().recent[0];
+    assert_eq!(entry.id, id);
+    let evidence = entry.evidence_sha256.clone().expect("evidence recorded");
+    // The same certificate, as Cert Spotter serves it with expand=cert.
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/issuances?domain=evidence.example&expand=cert",
+            env.sim.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page[0]["cert"]["sha256"].as_str(),
+        Some(evidence.as_str()),
+        "the evidence is that certificate's SHA-256"
+    );
+    assert!(env.sim.counters().requests.get("ctmonitor").copied().unwrap_or(0) >= 1);
+    op.terminate();
+    env.assert_log_clean(&op, &["test-devkey"]);
+}
