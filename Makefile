@@ -7,9 +7,10 @@ CARGO ?= cargo
 
 .PHONY: test lint control-plane manifests demo release bench
 
-## test: install the control plane if missing, then lint and run every test.
+## test: install the control plane if missing, lint, run every test, then a CI-sized issuance benchmark.
 test: control-plane lint
 	$(CARGO) test --workspace --locked
+	$(CARGO) bench --locked --bench issuance -- --certs 200 --steady-secs 10
 
 ## lint: formatting, clippy with warnings as errors, CRDs in sync.
 lint:
