@@ -155,14 +155,7 @@ pub async fn create_next_key(
     reuse_current_key: bool,
 ) -> Result<Flow, ReconcileError> {
     let key = if reuse_current_key {
-        let pem = obs
-            .secret
-            .as_ref()
-            .and_then(|s| s.data.as_ref())
-            .and_then(|d| d.get("tls.key"))
-            .map(|ByteString(b)| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        PrivateKey::from_pem(&pem).map_err(ReconcileError::Pki)?
+        key_in(obs.secret.as_ref())?
     } else {
         let pk = obs.cert.spec.private_key.clone();
         if pk.algorithm == crate::api::KeyAlgorithm::RSA {
@@ -229,14 +222,21 @@ async fn delete_secret(ctx: &Context, obs: &Observation, name: &str) -> Result<(
 }
 
 fn next_private_key(obs: &Observation) -> Result<PrivateKey, ReconcileError> {
-    let pem = obs
-        .next_key
-        .as_ref()
+    key_in(obs.next_key.as_ref())
+}
+
+/// One data item of a Secret as text (empty when absent).
+fn secret_text(secret: Option<&Secret>, item: &str) -> String {
+    secret
         .and_then(|s| s.data.as_ref())
-        .and_then(|d| d.get("tls.key"))
+        .and_then(|d| d.get(item))
         .map(|ByteString(b)| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    PrivateKey::from_pem(&pem).map_err(ReconcileError::Pki)
+        .unwrap_or_default()
+}
+
+/// The private key (`tls.key`) a Secret holds.
+fn key_in(secret: Option<&Secret>) -> Result<PrivateKey, ReconcileError> {
+    PrivateKey::from_pem(&secret_text(secret, "tls.key")).map_err(ReconcileError::Pki)
 }
 
 async fn client_for(ctx: &Context, issuer: &IssuerRefd) -> Result<TlmClient, ReconcileError> {
@@ -682,13 +682,8 @@ pub async fn repair_secret(
     let Some(secret) = obs.secret.clone() else {
         return Ok(Flow::Continue);
     };
-    let data = secret.data.clone().unwrap_or_default();
-    let text = |k: &str| {
-        data.get(k)
-            .map(|ByteString(b)| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default()
-    };
-    let key = PrivateKey::from_pem(&text("tls.key")).map_err(ReconcileError::Pki)?;
+    let text = |k: &str| secret_text(Some(&secret), k);
+    let key = key_in(Some(&secret))?;
     let mut certs = certs_from_pem(&text("tls.crt")).map_err(ReconcileError::Pki)?;
     match certs_from_pem(&text("ca.crt")) {
         Ok(ca) => certs.extend(ca),

@@ -1,11 +1,10 @@
-//! Writes a kubeconfig for a client certificate, as kubectl and kube-rs read it.
+//! Writes kubeconfigs, as kubectl and kube-rs read them.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-/// A kubeconfig with the CA, server and client credentials embedded.
-pub fn render(server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str, user: &str) -> String {
-    let b64 = |s: &str| STANDARD.encode(s.as_bytes());
+/// A kubeconfig for one cluster and one user whose credentials are given as YAML lines.
+fn kubeconfig(server: &str, ca_pem: &str, user: &str, credentials: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Config
@@ -17,35 +16,7 @@ clusters:
 users:
 - name: {user}
   user:
-    client-certificate-data: {cert}
-    client-key-data: {key}
-contexts:
-- name: testkit
-  context:
-    cluster: testkit
-    user: {user}
-current-context: testkit
-",
-        ca = b64(ca_pem),
-        cert = b64(cert_pem),
-        key = b64(key_pem),
-    )
-}
-
-/// A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's).
-pub fn render_token(server: &str, ca_pem: &str, token: &str, user: &str) -> String {
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: testkit
-  cluster:
-    server: {server}
-    certificate-authority-data: {ca}
-users:
-- name: {user}
-  user:
-    token: {token}
+{credentials}
 contexts:
 - name: testkit
   context:
@@ -55,4 +26,19 @@ current-context: testkit
 ",
         ca = STANDARD.encode(ca_pem.as_bytes()),
     )
+}
+
+/// A kubeconfig with a client certificate and key embedded.
+pub fn render(server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str, user: &str) -> String {
+    let credentials = format!(
+        "    client-certificate-data: {}\n    client-key-data: {}",
+        STANDARD.encode(cert_pem.as_bytes()),
+        STANDARD.encode(key_pem.as_bytes())
+    );
+    kubeconfig(server, ca_pem, user, &credentials)
+}
+
+/// A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's).
+pub fn render_token(server: &str, ca_pem: &str, token: &str, user: &str) -> String {
+    kubeconfig(server, ca_pem, user, &format!("    token: {token}"))
 }
