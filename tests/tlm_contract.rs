@@ -573,3 +573,45 @@ async fn the_rate_limit_spaces_requests() {
         times[9] - times[0]
     );
 }
+
+#[tokio::test]
+async fn tls_is_verified_against_the_configured_ca_bundle_only() {
+    let sim = Sim::start(SimOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(sim.url().starts_with("https://"));
+    let ca = sim.tls_ca_pem().unwrap().to_string();
+    let build = |bundle: Option<String>| {
+        TlmClient::new(TlmClientConfig {
+            base_url: sim.url().to_string(),
+            api_key: SecretString::from("test-api-key"),
+            http: HttpSettings {
+                ca_bundle: bundle,
+                ..Default::default()
+            },
+            throttle: ThrottleSettings::default(),
+            retry: RetryPolicy::none(),
+        })
+        .unwrap()
+    };
+    assert!(
+        build(Some(ca)).list_profiles().await.is_ok(),
+        "trusted through caBundle"
+    );
+    let untrusted = build(None).list_profiles().await.unwrap_err();
+    assert!(
+        matches!(untrusted, ServiceError::Connect { .. }),
+        "the system roots do not trust it: {untrusted}"
+    );
+    let wrong = build(Some(sim.root_ca_pem().to_string()))
+        .list_profiles()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(wrong, ServiceError::Connect { .. }),
+        "another CA does not verify it: {wrong}"
+    );
+}
