@@ -103,6 +103,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             last_poll: memory.last_poll,
         });
         if let Step::Idle { requeue_after } = step {
+            if memory.transient_failures > 0 {
+                // A pass that ends in a decision, not an error, ends the failure streak.
+                ctx.memory.update(&obs.uid(), |m| m.transient_failures = 0);
+            }
             return Ok(Action::requeue(jitter(requeue_after)));
         }
         if !obs.fresh {
