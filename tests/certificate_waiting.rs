@@ -118,7 +118,10 @@ async fn wrong_api_key_is_reported_and_a_fixed_secret_takes_effect_without_resta
 async fn unavailable_and_throttling_tlm_still_issues_everything_without_early_requests() {
     let env = Env::new("wait-faults").await;
     env.issuer_for("tlm", "prof-x509").await;
+    // The first rules make sure both kinds happen at least twice; the rest is random.
     let rules: Vec<FaultRule> = serde_json::from_value(json!([
+        {"endpoint": "*", "throttle_rate": 1.0, "retry_after_seconds": 3, "count": 2},
+        {"endpoint": "submit", "error_rate": 1.0, "error_statuses": [503], "count": 2},
         {"endpoint": "*", "error_rate": 0.3, "error_statuses": [503]},
         {"endpoint": "*", "throttle_rate": 0.1, "retry_after_seconds": 3}
     ]))
