@@ -43,5 +43,6 @@ manifests: control-plane
 	$(CARGO) run --locked -- crds --output-dir crds
 	$(CARGO) run --locked -- crds --output-dir charts/tlm-operator/crds
 	$(CARGO) run --locked -- crds --reference > docs/crd-reference.md
+	$(CARGO) run --locked -- crds > deploy/crds.yaml
 	"$$(hack/install-control-plane.sh --print-bin-dir)/helm" template tlm-operator charts/tlm-operator \
 		--namespace tlm-operator > deploy/tlm-operator.yaml

@@ -36,7 +36,9 @@ async fn one(client: &TlmClient, alg: KeyAlgorithm, size: Option<u32>, i: usize)
         profile: IdRef {
             id: "prof-x509".into(),
         },
-        seat: None,
+        seat: SeatRef {
+            seat_id: name.clone(),
+        },
         csr,
         validity: None,
         delivery_format: "x509".into(),

@@ -28,7 +28,19 @@ have_all() {
   for b in kube-apiserver kubectl etcd helm; do [ -x "$BIN_DIR/$b" ] || return 1; done
 }
 
+# The versions built, on stderr. `--report` prints them for binaries already built (a test runs
+# this path, so a script that fails after a successful build shows up in CI).
+report() {
+  "$BIN_DIR/kube-apiserver" --version >&2
+  # No `| head` here: under pipefail, etcd would die of SIGPIPE and fail the script.
+  local etcd_version
+  etcd_version=$("$BIN_DIR/etcd" --version)
+  echo "${etcd_version%%$'\n'*}" >&2
+  "$BIN_DIR/helm" version --short >&2
+}
+
 if have_all; then
+  if [ "${1:-}" = "--report" ]; then report; fi
   echo "$BIN_DIR"
   exit 0
 fi
@@ -119,7 +131,6 @@ build_helm() {
 [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] || build_kubernetes
 [ -x "$BIN_DIR/helm" ] || build_helm
 have_all || { log "some binaries are still missing in $BIN_DIR"; exit 1; }
-"$BIN_DIR/kube-apiserver" --version >&2
-"$BIN_DIR/etcd" --version | head -1 >&2
+report
 log "done"
 echo "$BIN_DIR"

@@ -23,6 +23,8 @@ pub struct OperatorConfig {
     pub tlm_throttle: ThrottleSettings,
     pub tlm_retry: RetryPolicy,
     pub tlm_http: HttpSettings,
+    /// How often an issued certificate's state in TLM is checked (None: never).
+    pub issued_check_interval: Option<std::time::Duration>,
 }
 
 pub struct Context {
@@ -37,6 +39,7 @@ pub struct Context {
     pub cluster_issuers: Store<ClusterIssuer>,
     pub memory: IssuanceMemory,
     pub issuer_checks: crate::issuer::reconcile::CheckMemory,
+    pub issued_checks: crate::certificate::issued_checks::IssuedChecks,
 }
 
 impl Context {
@@ -56,13 +59,14 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             registry: TlmRegistry::new(config.clone(), metrics.clone()),
             client,
-            config,
             metrics,
             secrets,
             issuers,
             cluster_issuers,
             memory: IssuanceMemory::default(),
             issuer_checks: Default::default(),
+            issued_checks: crate::certificate::issued_checks::IssuedChecks::new(config.issued_check_interval),
+            config,
         }
     }
 }

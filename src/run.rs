@@ -84,6 +84,11 @@ pub struct RunArgs {
     /// `5s`; for demos and tests).
     #[arg(long, env = "TLM_CTWATCH_INTERVAL_CAP")]
     pub ctwatch_interval_cap: Option<kube::core::Duration>,
+    /// How often each issued certificate's state in TLM is checked, so one revoked or
+    /// suspended in TLM is re-issued (a Go duration; `0s` turns the checks off). The first
+    /// checks after a start are spread over one interval.
+    #[arg(long, env = "TLM_ISSUED_CHECK_INTERVAL", default_value = "6h")]
+    pub issued_check_interval: kube::core::Duration,
 }
 
 pub async fn run(args: RunArgs) -> Result<()> {
@@ -125,6 +130,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         },
         tlm_retry: RetryPolicy::default(),
         tlm_http: HttpSettings::default(),
+        issued_check_interval: Some(args.issued_check_interval.into()),
     };
     let controllers = controllers(client, config, metrics, health, &args);
     let result = match &mut leadership {

@@ -9,7 +9,7 @@ use support::{Env, condition};
 use tlm_sim::FaultRule;
 
 #[tokio::test]
-async fn pending_approval_is_polled_with_backoff_until_approved() {
+async fn pending_approval_is_picked_up_with_backoff_until_approved() {
     let env = Env::new("wait-pending").await;
     env.issuer_for("tlm", "prof-pending").await;
     let mut op = env.start_operator(&[], &[]);
@@ -20,16 +20,16 @@ async fn pending_approval_is_polled_with_backoff_until_approved() {
     .await;
     let cert = env
         .wait_cert("pend", Duration::from_secs(60), "Issuing reason Pending", |c| {
-            condition(c, "Issuing").is_some_and(|(s, r, _)| s == "True" && r == "Pending")
+            condition(c, "Issuing").is_some_and(|(s, r, _)| s == "False" && r == "Pending")
         })
         .await;
-    let serial = cert
+    let request_id = cert
         .status
         .unwrap()
         .pending_request
         .unwrap()
-        .serial_number
-        .expect("serial recorded while pending");
+        .pickup_request_id
+        .expect("request id recorded while pending");
     assert_eq!(
         condition(&env.certs().get("pend").await.unwrap(), "Ready")
             .unwrap()
@@ -38,26 +38,29 @@ async fn pending_approval_is_polled_with_backoff_until_approved() {
     );
     let watched_from = Instant::now();
     tokio::time::sleep(Duration::from_secs(20)).await;
-    let polls = env
+    let pickups = env
         .sim
         .counters()
         .log
         .iter()
-        .filter(|e| e.endpoint == "status" && e.path.ends_with(&serial))
+        .filter(|e| e.endpoint == "pickup" && e.path.ends_with(&request_id))
         .count();
-    // A quarter of the request's age between polls, at least 2s: ~8 polls in the first 20s.
+    // A quarter of the request's age between pickups, at least 2s: ~8 in the first 20s.
     // Hammering at the controller's speed would be hundreds.
     assert!(
-        (3..=12).contains(&polls),
-        "{polls} status polls in {:?}",
+        (3..=12).contains(&pickups),
+        "{pickups} pickups in {:?}",
         watched_from.elapsed()
     );
-    env.sim.approve(&serial).unwrap();
+    env.sim.approve(&request_id).unwrap();
     let cert = env.wait_ready("pend", 1, Duration::from_secs(60)).await;
-    assert_eq!(
-        cert.status.unwrap().serial_number.as_deref(),
-        Some(serial.as_str())
-    );
+    let issued = env
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.request_id.as_deref() == Some(request_id.as_str()))
+        .unwrap();
+    assert_eq!(cert.status.unwrap().serial_number, issued.serial_number);
     env.verify_secret_with_openssl("pend-tls").await;
     assert!(env.event_reasons("pend").await.iter().any(|r| r == "Pending"));
     op.terminate();

@@ -456,4 +456,29 @@ async fn deploy_kustomization_is_accepted_and_passes_restricted_pod_security() {
         "{stdout}"
     );
     assert!(!stderr.contains("would violate PodSecurity"), "{stderr}");
+    // crds/ is a plain directory of CRDs: `kubectl apply -f crds/` works as users expect.
+    let out = run(
+        "kubectl",
+        &[
+            "--kubeconfig",
+            &kubeconfig,
+            "apply",
+            "--dry-run=server",
+            "-f",
+            "crds/",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "crds/ refused:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout
+            .matches("customresourcedefinition.apiextensions.k8s.io")
+            .count(),
+        4,
+        "{stdout}"
+    );
 }

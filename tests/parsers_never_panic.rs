@@ -34,8 +34,9 @@ fn chain_pem() -> String {
 /// Everything a response may be fed to.
 fn parse_all(bytes: &[u8]) {
     let _ = serde_json::from_slice::<Vec<Profile>>(bytes);
-    let _ = serde_json::from_slice::<IssueResponse>(bytes);
-    let _ = serde_json::from_slice::<CertificateRecord>(bytes).map(|r| r.cert_status());
+    let _ = serde_json::from_slice::<Profile>(bytes).map(|p| (p.may_need_approval(), p.validity_text()));
+    let _ = serde_json::from_slice::<IssueResponse>(bytes).map(|r| r.outcome());
+    let _ = serde_json::from_slice::<CertificateRecord>(bytes).map(|r| r.state());
     let _ = serde_json::from_slice::<AdditionalFormats>(bytes);
     let _ = serde_json::from_slice::<SearchPage>(bytes);
     let _ = serde_json::from_slice::<Vec<Issuance>>(bytes);

@@ -63,13 +63,13 @@ fn client(sim: &Sim) -> TlmClient {
 fn request(profile: &str, csr: String, names: &[&str]) -> SubmitRequest {
     SubmitRequest {
         profile: IdRef { id: profile.into() },
-        seat: Some(SeatRef {
+        seat: SeatRef {
             seat_id: "ops@example.com".into(),
-        }),
+        },
         csr,
         validity: Some(ValidityWire {
             unit: "days".into(),
-            duration: 30,
+            duration: 20,
         }),
         delivery_format: "x509".into(),
         include_ca_chain: true,
@@ -166,7 +166,12 @@ async fn pkcs7_delivery_status_search_renew_and_revoke() {
     let client = client(&sim);
     let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
     let (response, chain) = issue(&client, &sim, "prof-pkcs7", &key).await;
-    assert_eq!(response.delivery_format.as_deref(), Some("pkcs7"));
+    assert!(
+        response
+            .delivery_format
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case("pkcs7"))
+    );
     let text = response.certificate.unwrap();
     assert!(text.contains("-----BEGIN PKCS7-----"));
     let delivered = certs_from_delivery(&text).unwrap();
@@ -174,8 +179,14 @@ async fn pkcs7_delivery_status_search_renew_and_revoke() {
 
     let serial = response.serial_number.unwrap();
     let record = client.status(&serial).await.unwrap();
-    assert_eq!(record.cert_status(), CertStatus::Issued);
+    assert_eq!(record.state(), CertificateState::Issued);
     assert_eq!(record.serial_number.as_deref(), Some(serial.as_str()));
+    let read = record.certificate.as_deref().expect("the certificate by serial");
+    assert!(
+        !read.contains("-----BEGIN"),
+        "base64 DER without armour, as the spec shows"
+    );
+    assert_eq!(certs_from_delivery(read).unwrap()[0], chain[0]);
     assert_eq!(record.common_name.as_deref(), Some("contract.example.com"));
     assert!(record.valid_from.is_some() && record.valid_to.is_some() && record.thumbprint.is_some());
 
@@ -214,10 +225,12 @@ async fn pkcs7_delivery_status_search_renew_and_revoke() {
     let renewed = client
         .renew(
             &serial,
+            None,
             &RenewRequest {
                 csr: csr_for(&new_key, &names),
                 validity: None,
-                attributes: None,
+                delivery_format: "x509".into(),
+                include_ca_chain: true,
             },
         )
         .await
@@ -230,15 +243,15 @@ async fn pkcs7_delivery_status_search_renew_and_revoke() {
     verify_chain(&chain).unwrap();
 
     client
-        .revoke(&serial, RevocationReason::CessationOfOperation)
+        .revoke(&serial, None, RevocationReason::CessationOfOperation)
         .await
         .unwrap();
     assert_eq!(
-        client.status(&serial).await.unwrap().cert_status(),
-        CertStatus::Revoked
+        client.status(&serial).await.unwrap().state(),
+        CertificateState::Revoked
     );
     let again = client
-        .revoke(&serial, RevocationReason::CessationOfOperation)
+        .revoke(&serial, None, RevocationReason::CessationOfOperation)
         .await
         .unwrap_err();
     assert_eq!(again.class(), ErrorClass::InvalidInput, "{again}");
@@ -265,17 +278,37 @@ async fn profiles_are_paged_until_exhausted() {
     assert!(x509.is_active() && x509.is_rest_api());
     assert!(!all.iter().find(|p| p.id == "prof-disabled").unwrap().is_active());
     assert!(!all.iter().find(|p| p.id == "prof-scep").unwrap().is_rest_api());
-    assert_eq!(
+    assert!(
         all.iter()
             .find(|p| p.id == "prof-pkcs7")
             .unwrap()
-            .delivery_format(),
-        Some("pkcs7")
+            .delivery_format()
+            .is_some_and(|f| f.eq_ignore_ascii_case("pkcs7"))
     );
+    // One profile by id, as DigiCert's clients read it; an unknown id is refused with 403.
+    sim.reset_counters();
+    let one = client.profile("prof-pending").await.unwrap();
+    assert!(
+        one.may_need_approval(),
+        "manual approval: {:?}",
+        one.authentication_method
+    );
+    assert!(!client.profile("prof-x509").await.unwrap().may_need_approval());
+    assert!(
+        !client
+            .profile("prof-short")
+            .await
+            .unwrap()
+            .allows_validity_override()
+    );
+    assert_eq!(sim.counters().requests.get("profiles"), None, "no list needed");
+    let unknown = client.profile("prof-unknown").await.unwrap_err();
+    assert_eq!(unknown.status(), Some(403), "{unknown}");
+    assert!(unknown.is_access_denied());
 }
 
 #[tokio::test]
-async fn pending_approval_and_pickup() {
+async fn approval_requests_are_picked_up_until_issued_or_rejected() {
     let sim = Sim::start(SimOptions::default()).await.unwrap();
     let client = client(&sim);
     let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
@@ -284,38 +317,166 @@ async fn pending_approval_and_pickup() {
         .submit(&request("prof-pending", csr_for(&key, &names), &names))
         .await
         .unwrap();
-    assert!(response.certificate.is_none());
-    let serial = response.serial_number.unwrap();
+    let Ok(IssueOutcome::Pending { request_id }) = response.outcome() else {
+        panic!("an approval profile answers with a request id: {response:?}");
+    };
+    assert_eq!(response.serial_number, None, "no serial before approval");
+    let again = client.pickup(&request_id, "prof-pending").await.unwrap();
     assert_eq!(
-        client.status(&serial).await.unwrap().cert_status(),
-        CertStatus::Pending
+        again.outcome(),
+        Ok(IssueOutcome::Pending {
+            request_id: request_id.clone()
+        })
     );
-    sim.approve(&serial).unwrap();
-    let record = client.status(&serial).await.unwrap();
-    assert_eq!(record.cert_status(), CertStatus::Issued);
-    assert!(record.certificate.is_some());
+    assert_eq!(again.status.as_deref(), Some("PENDING"));
+    sim.approve(&request_id).unwrap();
+    let issued = client.pickup(&request_id, "prof-pending").await.unwrap();
+    let Ok(IssueOutcome::Issued { serial, certificate }) = issued.outcome() else {
+        panic!("approved: {issued:?}");
+    };
+    assert_eq!(issued.status.as_deref(), Some("ISSUED"));
+    let leaf = LeafInfo::parse(&certs_from_delivery(&certificate).unwrap()[0]).unwrap();
+    assert_eq!(leaf.spki_der, key.spki_der());
+    assert_eq!(
+        client.status(&serial).await.unwrap().state(),
+        CertificateState::Issued
+    );
 
     let response = client
         .submit(&request("prof-pickup", csr_for(&key, &names), &names))
         .await
         .unwrap();
-    let id = response.request_id.expect("a pickup id");
-    assert!(response.serial_number.is_none());
-    let first = client.pickup(&id).await.unwrap();
-    assert!(first.certificate.is_none(), "the first pickup is still pending");
-    let second = client.pickup(&id).await.unwrap();
-    assert!(second.serial_number.is_some() && second.certificate.is_some());
+    let Ok(IssueOutcome::Pending { request_id }) = response.outcome() else {
+        panic!("{response:?}");
+    };
+    let first = client.pickup(&request_id, "prof-pickup").await.unwrap();
+    assert!(
+        matches!(first.outcome(), Ok(IssueOutcome::Pending { .. })),
+        "the first pickup is still pending"
+    );
+    let second = client.pickup(&request_id, "prof-pickup").await.unwrap();
+    assert!(
+        matches!(second.outcome(), Ok(IssueOutcome::Issued { .. })),
+        "{second:?}"
+    );
 
     let rejected = client
         .submit(&request("prof-pending", csr_for(&key, &names), &names))
         .await
         .unwrap();
-    let serial = rejected.serial_number.unwrap();
-    sim.reject(&serial).unwrap();
+    let Ok(IssueOutcome::Pending { request_id }) = rejected.outcome() else {
+        panic!("{rejected:?}");
+    };
+    sim.reject(&request_id).unwrap();
+    let answer = client.pickup(&request_id, "prof-pending").await.unwrap();
+    assert_eq!(answer.outcome(), Ok(IssueOutcome::Rejected));
+    let unknown = client.pickup("req-unknown", "prof-pending").await.unwrap_err();
+    assert_eq!(unknown.class(), ErrorClass::NotFound, "{unknown}");
+}
+
+#[tokio::test]
+async fn search_is_paged_to_the_end_and_carries_certificates() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    let names = ["paged.example.com"];
+    let mut serials = Vec::new();
+    for _ in 0..130 {
+        let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+        let response = client
+            .submit(&request("prof-x509", csr_for(&key, &names), &names))
+            .await
+            .unwrap();
+        serials.push(response.serial_number.unwrap());
+    }
+    let newest = serials.last().unwrap().clone();
+    let first_page = client
+        .search(&SearchQuery {
+            common_name: Some(names[0].into()),
+            limit: Some(100),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first_page.total, Some(130));
+    assert_eq!(first_page.items.len(), 100);
+    sim.reset_counters();
+    let all = client
+        .search_all(&SearchQuery {
+            common_name: Some(names[0].into()),
+            status: Some("ISSUED".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!all.truncated);
     assert_eq!(
-        client.status(&serial).await.unwrap().cert_status(),
-        CertStatus::Rejected
+        sim.counters().requests.get("search"),
+        Some(&2),
+        "two pages of 100"
     );
+    let mut found: Vec<String> = all.items.iter().filter_map(|i| i.serial_number.clone()).collect();
+    found.sort();
+    let mut expected = serials.clone();
+    expected.sort();
+    assert_eq!(found, expected, "every match, each once");
+    let item = all
+        .items
+        .iter()
+        .find(|i| i.serial_number.as_deref() == Some(newest.as_str()))
+        .unwrap();
+    assert!(item.certificate.is_some(), "search items carry the certificate");
+}
+
+#[tokio::test]
+async fn a_shared_serial_is_renewed_and_revoked_by_thumbprint() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = client(&sim);
+    let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    let names = ["collide.example.com"];
+    let mut submit = request("prof-collide", csr_for(&key, &names), &names);
+    // Inside the 30-day renewal period from the start.
+    submit.validity = Some(ValidityWire {
+        unit: "days".into(),
+        duration: 10,
+    });
+    let response = client.submit(&submit).await.unwrap();
+    let serial = response.serial_number.clone().unwrap();
+    let der = certs_from_delivery(response.certificate.as_deref().unwrap())
+        .unwrap()
+        .remove(0);
+    let thumbprint = LeafInfo::parse(&der).unwrap().thumbprint_sha256;
+    let renew = RenewRequest {
+        csr: csr_for(&PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap(), &names),
+        validity: None,
+        delivery_format: "x509".into(),
+        include_ca_chain: true,
+    };
+    let refused = client.renew(&serial, None, &renew).await.unwrap_err();
+    assert!(refused.is_serial_collision(), "{refused}");
+    client.renew(&serial, Some(&thumbprint), &renew).await.unwrap();
+    let refused = client
+        .revoke(&serial, None, RevocationReason::CessationOfOperation)
+        .await
+        .unwrap_err();
+    assert!(refused.is_serial_collision(), "{refused}");
+    client
+        .revoke(&serial, Some(&thumbprint), RevocationReason::CessationOfOperation)
+        .await
+        .unwrap();
+    let states: Vec<String> = client
+        .search_all(&SearchQuery {
+            serial_number: Some(serial.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.status.unwrap_or_default())
+        .collect();
+    let mut states = states;
+    states.sort();
+    assert_eq!(states, ["issued", "revoked"], "only ours is revoked");
 }
 
 #[tokio::test]
@@ -345,7 +506,7 @@ async fn every_error_code_is_typed_and_classified() {
     expect(
         wrong.list_profiles().await.unwrap_err(),
         401,
-        "AUTHORIZATION_ERROR",
+        "invalid_api_key",
         ErrorClass::Auth,
     );
     let limited = client_with(
@@ -361,7 +522,7 @@ async fn every_error_code_is_typed_and_classified() {
             .await
             .unwrap_err(),
         403,
-        "no_access",
+        "access_denied",
         ErrorClass::Auth,
     );
     assert!(
@@ -421,7 +582,7 @@ async fn every_error_code_is_typed_and_classified() {
         .unwrap();
     assert_eq!(missing_key.status().as_u16(), 401);
     let body: serde_json::Value = missing_key.json().await.unwrap();
-    assert_eq!(body["errors"][0]["code"], "AUTHORIZATION_ERROR");
+    assert_eq!(body["errors"][0]["code"], "invalid_api_key");
 }
 
 #[tokio::test]

@@ -10,19 +10,24 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::certspotter::injection::Injection;
 use crate::counters::Counters;
 use crate::errors::ApiError;
 use crate::faults::FaultRule;
-use crate::state::{AppState, ReleaseError, lock};
+use crate::request_info::RequestInfo;
+use crate::state::{AppState, StatusChangeError, lock};
+use crate::tlm::issue::ReleaseError;
 
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/sim/ca", get(ca))
-        .route("/sim/requests/{serial}/approve", post(approve))
-        .route("/sim/requests/{serial}/reject", post(reject))
+        .route("/sim/requests", get(requests))
+        .route("/sim/requests/{request_id}/approve", post(approve))
+        .route("/sim/requests/{request_id}/reject", post(reject))
+        .route("/sim/certificates/{serial}/status", post(set_certificate_status))
         .route("/sim/counters", get(counters))
         .route("/sim/counters/reset", post(reset_counters))
         .route(
@@ -40,12 +45,7 @@ async fn loopback_only(State(_): State<Arc<AppState>>, request: Request, next: N
         .map(|info| info.0);
     match peer {
         Some(peer) if peer.ip().is_loopback() => next.run(request).await,
-        _ => ApiError::tlm(
-            StatusCode::FORBIDDEN,
-            "no_access",
-            "the /sim admin API is served to loopback peers only",
-        )
-        .into_response(),
+        _ => ApiError::access_denied("the /sim admin API is served to loopback peers only").into_response(),
     }
 }
 
@@ -65,24 +65,48 @@ fn release_error(error: ReleaseError) -> ApiError {
     }
 }
 
+async fn requests(State(state): State<Arc<AppState>>) -> Json<Vec<RequestInfo>> {
+    Json(state.requests())
+}
+
 async fn approve(
     State(state): State<Arc<AppState>>,
-    Path(serial): Path<String>,
+    Path(request_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let issued = state.release_pending(&serial).map_err(release_error)?;
+    let serial = state.approve(&request_id).map_err(release_error)?;
     Ok(Json(
-        json!({"serial_number": issued.serial_hex, "status": "issued"}),
+        json!({"request_id": request_id, "status": "ISSUED", "serial_number": serial}),
     ))
 }
 
 async fn reject(
     State(state): State<Arc<AppState>>,
-    Path(serial): Path<String>,
+    Path(request_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state.reject_pending(&serial).map_err(release_error)?;
-    Ok(Json(
-        json!({"serial_number": serial.to_ascii_uppercase(), "status": "rejected"}),
-    ))
+    state.reject(&request_id).map_err(release_error)?;
+    Ok(Json(json!({"request_id": request_id, "status": "REJECTED"})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusChange {
+    status: String,
+}
+
+async fn set_certificate_status(
+    State(state): State<Arc<AppState>>,
+    Path(serial): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let change: StatusChange = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid_request(format!("expected {{\"status\": ...}}: {e}")))?;
+    match state.set_certificate_status(&serial, &change.status) {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(error @ StatusChangeError::NotFound(_)) => Err(ApiError::not_found(error.to_string())),
+        Err(error @ StatusChangeError::UnknownStatus(_)) => {
+            Err(ApiError::invalid_field("status", error.to_string()))
+        }
+    }
 }
 
 async fn counters(State(state): State<Arc<AppState>>) -> Json<Counters> {

@@ -14,6 +14,8 @@ use crate::names::{SubjectAltNames, SubjectFields};
 
 /// Long enough that no leaf the sim issues outlives its issuer.
 const CA_LIFETIME: Duration = Duration::days(20 * 365);
+/// Microsoft's user principal name otherName (`szOID_NT_PRINCIPAL_NAME`).
+const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
 /// The longest leaf lifetime a request may ask for.
 pub const MAX_LEAF_LIFETIME: Duration = Duration::days(10 * 365);
 
@@ -29,12 +31,17 @@ pub struct CaCertificate {
 pub struct IssuerIdentity {
     /// RFC 2253-style DN, e.g. `C=US, O=tlm-sim, CN=tlm-sim Issuing CA`.
     pub name: String,
+    /// The CN alone: what CertCentral's CT monitor wants as `issuer`.
+    pub common_name: Option<String>,
     pub pubkey_sha256: String,
 }
 
 pub struct CertificateAuthority {
     pub root: CaCertificate,
     pub intermediate: CaCertificate,
+    /// Same subject as `intermediate`, signed by the root, but its own key: it signed no leaf.
+    /// Served instead of the real one by the `broken_chain` fault.
+    pub impostor: CaCertificate,
     pub identity: IssuerIdentity,
     issuer: Issuer<'static, KeyPair>,
 }
@@ -97,6 +104,11 @@ impl CertificateAuthority {
         intermediate_params.use_authority_key_identifier_extension = true;
         let intermediate_cert = intermediate_params.signed_by(&intermediate_key, &root_issuer)?;
 
+        let impostor_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut impostor_params = ca_params(organization, intermediate_cn, BasicConstraints::Constrained(0));
+        impostor_params.use_authority_key_identifier_extension = true;
+        let impostor_cert = impostor_params.signed_by(&impostor_key, &root_issuer)?;
+
         let intermediate_der = intermediate_cert.der().to_vec();
         let identity = issuer_identity(&intermediate_der)?;
         Ok(CertificateAuthority {
@@ -110,6 +122,11 @@ impl CertificateAuthority {
                 der: intermediate_der,
                 common_name: intermediate_cn.to_string(),
             },
+            impostor: CaCertificate {
+                pem: impostor_cert.pem(),
+                der: impostor_cert.der().to_vec(),
+                common_name: intermediate_cn.to_string(),
+            },
             identity,
             issuer: Issuer::new(intermediate_params, intermediate_key),
         })
@@ -119,7 +136,8 @@ impl CertificateAuthority {
         let mut params = leaf_params(spec)?;
         params.use_authority_key_identifier_extension = true;
         let cert = params.signed_by(spec.public_key, &self.issuer)?;
-        IssuedCertificate::from_der(cert.der().to_vec())
+        let der = crate::subject_dn::resign_with_subject(cert.der(), spec.subject, self.issuer.key())?;
+        IssuedCertificate::from_der(der)
     }
 }
 
@@ -137,7 +155,7 @@ pub fn leaf_params(spec: &LeafSpec<'_>) -> anyhow::Result<CertificateParams> {
     params.serial_number = Some(SerialNumber::from_slice(spec.serial));
     params.not_before = spec.not_before;
     params.not_after = spec.not_after;
-    params.distinguished_name = subject_dn(spec.subject);
+    params.distinguished_name = crate::subject_dn::rcgen_dn(spec.subject);
     params.subject_alt_names = san_types(spec.sans)?;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = if spec.key_encipherment {
@@ -175,33 +193,6 @@ fn ca_params(organization: &str, common_name: &str, constraints: BasicConstraint
     params
 }
 
-pub fn subject_dn(subject: &SubjectFields) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    if let Some(country) = &subject.country {
-        dn.push(DnType::CountryName, country.as_str());
-    }
-    if let Some(state) = &subject.state {
-        dn.push(DnType::StateOrProvinceName, state.as_str());
-    }
-    if let Some(locality) = &subject.locality {
-        dn.push(DnType::LocalityName, locality.as_str());
-    }
-    if let Some(organization) = &subject.organization_name {
-        dn.push(DnType::OrganizationName, organization.as_str());
-    }
-    // rcgen keeps one value per attribute type, so several OUs collapse into one joined value.
-    if !subject.organization_units.is_empty() {
-        dn.push(
-            DnType::OrganizationalUnitName,
-            subject.organization_units.join(", "),
-        );
-    }
-    if let Some(common_name) = &subject.common_name {
-        dn.push(DnType::CommonName, common_name.as_str());
-    }
-    dn
-}
-
 fn san_types(sans: &SubjectAltNames) -> anyhow::Result<Vec<SanType>> {
     let mut out = Vec::new();
     for name in &sans.dns_names {
@@ -216,14 +207,24 @@ fn san_types(sans: &SubjectAltNames) -> anyhow::Result<Vec<SanType>> {
     for uri in &sans.uris {
         out.push(SanType::URI(uri.clone().try_into()?));
     }
+    for upn in &sans.user_principal_names {
+        out.push(SanType::OtherName((UPN_OID.to_vec(), upn.clone().into())));
+    }
     Ok(out)
 }
 
 pub fn issuer_identity(ca_der: &[u8]) -> anyhow::Result<IssuerIdentity> {
     let (_, parsed) =
         X509Certificate::from_der(ca_der).map_err(|e| anyhow::anyhow!("unparsable CA certificate: {e}"))?;
+    let common_name = parsed
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(String::from);
     Ok(IssuerIdentity {
         name: parsed.subject().to_string(),
+        common_name,
         pubkey_sha256: sha256_hex(parsed.public_key().raw),
     })
 }
@@ -282,5 +283,17 @@ mod tests {
             .verify_signature(Some(intermediate.public_key()))
             .expect("leaf signed by intermediate");
         assert_eq!(parsed.public_key().raw, key.subject_public_key_info().as_slice());
+        assert_eq!(parsed.subject().to_string(), "CN=leaf.example");
+        assert_eq!(ca.identity.common_name.as_deref(), Some("Issuing"));
+
+        let (_, impostor) = X509Certificate::from_der(&ca.impostor.der).expect("impostor");
+        assert_eq!(impostor.subject(), intermediate.subject(), "same name");
+        assert!(
+            parsed.verify_signature(Some(impostor.public_key())).is_err(),
+            "the impostor did not sign the leaf"
+        );
+        impostor
+            .verify_signature(Some(root.public_key()))
+            .expect("impostor signed by root");
     }
 }

@@ -47,22 +47,27 @@ async fn download_ct_cert(
             "a valid X-DC-DEVKEY is required",
         ));
     }
-    let has_issuer = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .any(|(name, value)| name == "issuer" && !value.trim().is_empty());
-    if !has_issuer {
+    let issuer = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(name, value)| name == "issuer" && !value.trim().is_empty())
+        .map(|(_, value)| value.into_owned());
+    let Some(issuer) = issuer else {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "invalid_input",
             "the issuer query parameter is required",
         ));
-    }
-    let issuance = read(&state.feed).find_by_serial(&serial);
+    };
+    // Strict on purpose: the serial exactly as CertCentral spells it, and the issuing CA's
+    // common name exactly, so a client that sends TLM's spelling or a full DN is caught.
+    let issuance = read(&state.feed)
+        .find_by_serial(&serial)
+        .filter(|issuance| issuance.issuer.common_name.as_deref() == Some(issuer.as_str()));
     match issuance.and_then(|issuance| issuance.cert.clone()) {
         Some(cert) => Ok(Json(json!({"pem": crate::pem::encode("CERTIFICATE", &cert.der)}))),
         None => Err(error(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no CT-logged certificate with serial {serial}"),
+            format!("no CT-logged certificate with serial {serial} from issuer {issuer:?}"),
         )),
     }
 }

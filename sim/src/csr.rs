@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use rcgen::SubjectPublicKeyInfo;
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -51,7 +53,7 @@ pub struct VerifiedCsr {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CsrError {
-    #[error("CSR is not PEM ('-----BEGIN CERTIFICATE REQUEST-----')")]
+    #[error("CSR is neither PEM ('-----BEGIN CERTIFICATE REQUEST-----') nor base64 DER")]
     NotPem,
     #[error("CSR is not a valid PKCS#10 request")]
     Unparsable,
@@ -59,6 +61,17 @@ pub enum CsrError {
     BadSignature,
     #[error("CSR key type is not supported (RSA 2048-8192, ECDSA P-256/P-384 and Ed25519 are)")]
     UnsupportedKey,
+}
+
+/// A CSR as clients send it: PEM, or the bare base64 of its DER (several of DigiCert's own
+/// scripts strip the armour and newlines).
+pub fn verify_csr_text(text: &str) -> Result<VerifiedCsr, CsrError> {
+    if text.contains("-----BEGIN") {
+        return verify_csr_pem(text);
+    }
+    let compact: String = text.split_whitespace().collect();
+    let der = STANDARD.decode(compact).map_err(|_| CsrError::NotPem)?;
+    verify_csr_der(&der)
 }
 
 pub fn verify_csr_pem(text: &str) -> Result<VerifiedCsr, CsrError> {
@@ -181,6 +194,19 @@ mod tests {
         );
         assert_eq!(csr.public_key.der_bytes(), key.der_bytes());
         assert_eq!(csr.spki_sha256, sha256_hex(&key.subject_public_key_info()));
+    }
+
+    #[test]
+    fn bare_base64_der_is_a_csr_too() {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let pem = csr_for(&key, &["a.example"]);
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
+        let bare = STANDARD.encode(&parsed.contents);
+        let csr = verify_csr_text(&bare).expect("bare base64");
+        assert_eq!(csr.public_key.der_bytes(), key.der_bytes());
+        assert!(verify_csr_text(&pem).is_ok());
+        assert!(matches!(verify_csr_text("not base64!"), Err(CsrError::NotPem)));
+        assert!(matches!(verify_csr_text("AAAA"), Err(CsrError::Unparsable)));
     }
 
     #[test]

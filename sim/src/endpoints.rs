@@ -15,6 +15,7 @@ pub enum Service {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Profiles,
+    Profile,
     Submit,
     Status,
     Formats,
@@ -30,8 +31,9 @@ pub enum Endpoint {
 impl Endpoint {
     /// Every endpoint a fault rule may name (`hello` is the side-effect-free liveness probe and
     /// is deliberately left out).
-    pub const FAULTABLE: [Endpoint; 10] = [
+    pub const FAULTABLE: [Endpoint; 11] = [
         Endpoint::Profiles,
+        Endpoint::Profile,
         Endpoint::Submit,
         Endpoint::Status,
         Endpoint::Formats,
@@ -46,6 +48,7 @@ impl Endpoint {
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::Profiles => "profiles",
+            Endpoint::Profile => "profile",
             Endpoint::Submit => "submit",
             Endpoint::Status => "status",
             Endpoint::Formats => "formats",
@@ -73,6 +76,7 @@ impl Endpoint {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let endpoint = match segments.as_slice() {
             ["mpki", "api", "v2", "profile"] => Endpoint::Profiles,
+            ["mpki", "api", "v2", "profile", id] if !id.is_empty() => Endpoint::Profile,
             ["mpki", "api", "v1", "hello"] => Endpoint::Hello,
             ["mpki", "api", "v1", "certificate"] => Endpoint::Submit,
             ["mpki", "api", "v1", "certificate-search"] => Endpoint::Search,
@@ -112,6 +116,12 @@ mod tests {
     fn classifies_every_route() {
         let cases = [
             (Method::GET, "/mpki/api/v2/profile", Some(Endpoint::Profiles)),
+            (
+                Method::GET,
+                "/mpki/api/v2/profile/prof-x509",
+                Some(Endpoint::Profile),
+            ),
+            (Method::GET, "/mpki/api/v2/profile/", None),
             (Method::POST, "/mpki/api/v1/certificate", Some(Endpoint::Submit)),
             (
                 Method::GET,

@@ -2,17 +2,18 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use crate::endpoints::Service;
 
-/// An error answer. TLM and CertCentral wrap errors as `{"errors":[{"code","message"}]}`;
-/// Cert Spotter answers a bare `{"code","message"}`.
+/// An error answer. TLM and CertCentral wrap errors as `{"errors":[{"code","message"}]}` (TLM
+/// adds `field` when one input field is to blame); Cert Spotter answers a bare `{"code","message"}`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    pub field: Option<String>,
     pub service: Service,
     pub retry_after: Option<HeaderValue>,
 }
@@ -23,6 +24,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
             service,
             retry_after: None,
         }
@@ -32,12 +34,27 @@ impl ApiError {
         Self::new(Service::Tlm, status, code, message)
     }
 
+    /// The body as a whole is unusable: not JSON, not an object, or missing.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::tlm(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// A value is wrong, but no single field can be named.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::tlm(StatusCode::BAD_REQUEST, "invalid_input_field", message)
     }
 
+    /// `field` (a dotted path such as `attributes.subject.country`) is wrong.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid_input(message).with_field(field)
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::tlm(StatusCode::FORBIDDEN, "access_denied", message)
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::tlm(StatusCode::NOT_FOUND, "not_found", message)
+        Self::tlm(StatusCode::NOT_FOUND, "resource_not_found", message)
     }
 
     pub fn invalid_state(message: impl Into<String>) -> Self {
@@ -53,6 +70,11 @@ impl ApiError {
         )
     }
 
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     pub fn with_retry_after(mut self, value: HeaderValue) -> Self {
         self.retry_after = Some(value);
         self
@@ -63,7 +85,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match self.service {
             Service::Tlm | Service::CertCentral => {
-                json!({"errors": [{"code": self.code, "message": self.message}]})
+                let mut error = Map::new();
+                error.insert("code".into(), json!(self.code));
+                error.insert("message".into(), json!(self.message));
+                if let Some(field) = self.field {
+                    error.insert("field".into(), json!(field));
+                }
+                json!({"errors": [Value::Object(error)]})
             }
             Service::CertSpotter => json!({"code": self.code, "message": self.message}),
         };

@@ -24,7 +24,7 @@ struct Cli {
     /// replaces the default keys.
     #[arg(long = "api-key", value_name = "KEY[=PROFILE,...]")]
     api_keys: Vec<String>,
-    /// Pending requests answer `pending` to N status polls, then are issued on the next.
+    /// prof-pending requests answer PENDING to N pickups, then are issued by the next.
     #[arg(long, value_name = "N")]
     auto_approve_after_polls: Option<u32>,
     /// Lifetime of prof-short certificates.

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+/// Subject DN values as TLM's `attributes.subject` names them. Fields the spec types as arrays
+/// are lists here too (and in the certificate, one RDN per entry).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SubjectFields {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -13,28 +15,56 @@ pub struct SubjectFields {
     pub organization_name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub organization_units: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub street_address: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domain_component: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locality: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unique_identifier: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub description: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unstructured_name: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unstructured_address: Vec<String>,
 }
 
+/// Subject alternative names as TLM's `attributes.extensions.san` names them. Registered ids
+/// and other names are kept and reported, but not put into certificates.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SubjectAltNames {
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<IpAddr>,
     pub emails: Vec<String>,
     pub uris: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_principal_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registered_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_names: Option<serde_json::Value>,
 }
 
 impl SubjectAltNames {
+    /// Whether there is no name a certificate could carry.
     pub fn is_empty(&self) -> bool {
         self.dns_names.is_empty()
             && self.ip_addresses.is_empty()
             && self.emails.is_empty()
             && self.uris.is_empty()
+            && self.user_principal_names.is_empty()
     }
 }
 

@@ -71,7 +71,7 @@ pub struct SimOptions {
     pub listen: SocketAddr,
     pub tls: bool,
     pub api_keys: Vec<ApiKeyGrant>,
-    /// Pending requests answer `pending` to this many status polls and are issued on the next.
+    /// `prof-pending` requests answer `PENDING` to this many pickups and are issued by the next.
     pub auto_approve_after_polls: Option<u32>,
     pub short_validity: Duration,
     pub certspotter_page_size: usize,

@@ -12,10 +12,19 @@ pub enum DeliveryFormat {
 }
 
 impl DeliveryFormat {
+    /// As enrollment answers spell it (the spec's `delivery_format` enum: `x509` | `PKCS7`).
     pub fn name(self) -> &'static str {
         match self {
             DeliveryFormat::X509 => "x509",
-            DeliveryFormat::Pkcs7 => "pkcs7",
+            DeliveryFormat::Pkcs7 => "PKCS7",
+        }
+    }
+
+    /// As the profile object spells it (`certificate_delivery_format`: `X509` | `PKCS7`).
+    pub fn profile_name(self) -> &'static str {
+        match self {
+            DeliveryFormat::X509 => "X509",
+            DeliveryFormat::Pkcs7 => "PKCS7",
         }
     }
 }
@@ -42,6 +51,8 @@ pub struct Profile {
     pub allow_validity_override: bool,
     pub common_name_required: bool,
     pub renewal_period_days: u32,
+    /// Every certificate gets a decoy twin with the same serial (see `prof-collide`).
+    pub collide: bool,
 }
 
 impl Profile {
@@ -57,6 +68,15 @@ impl Profile {
             allow_validity_override: true,
             common_name_required: false,
             renewal_period_days: 30,
+            collide: false,
+        }
+    }
+
+    /// The spec's profile `authentication_method`: only `third_party_app` issues immediately.
+    pub fn authentication_method(&self) -> &'static str {
+        match self.issuance {
+            IssuanceMode::Approval => "manual_approval",
+            IssuanceMode::Immediate | IssuanceMode::Pickup => "third_party_app",
         }
     }
 
@@ -73,11 +93,10 @@ impl Profile {
             "renewal_window_days": self.renewal_period_days,
             "duplicate_cert_policy": true,
             "override_cert_validity_via_api": self.allow_validity_override,
-            "certificate_delivery_format": self.delivery.name(),
+            "certificate_delivery_format": self.delivery.profile_name(),
             "enrollment_method": self.enrollment_method,
-            "authentication_method": "third_party_app",
+            "authentication_method": self.authentication_method(),
             "automated_renewal": false,
-            "approval_required": self.issuance == IssuanceMode::Approval,
             "certificate": {
                 "validity": {"unit": unit, "duration": duration},
                 "subject": {
@@ -98,7 +117,8 @@ impl Profile {
                             {"type": "dns_names", "mandatory": false, "multiple": true},
                             {"type": "ip_addresses", "mandatory": false, "multiple": true},
                             {"type": "emails", "mandatory": false, "multiple": true},
-                            {"type": "uris", "mandatory": false, "multiple": true}
+                            {"type": "uris", "mandatory": false, "multiple": true},
+                            {"type": "user_principal_names", "mandatory": false, "multiple": true}
                         ]
                     }
                 }
@@ -149,6 +169,10 @@ pub fn catalogue(short_validity: Duration) -> Vec<Profile> {
             enrollment_method: "scep",
             ..Profile::immediate("prof-scep", "Sim SCEP-only profile")
         },
+        Profile {
+            collide: true,
+            ..Profile::immediate("prof-collide", "Sim shared serial numbers")
+        },
     ]
 }
 
@@ -172,6 +196,14 @@ mod tests {
             x509.to_json()["certificate"]["validity"],
             json!({"unit": "days", "duration": 365})
         );
-        assert_eq!(profiles.len(), 8);
+        assert_eq!(profiles.len(), 9);
+        assert_eq!(x509.to_json()["certificate_delivery_format"], "X509");
+        assert_eq!(x509.to_json()["authentication_method"], "third_party_app");
+        assert!(x509.to_json().get("approval_required").is_none());
+        let pending = profiles
+            .iter()
+            .find(|p| p.id == "prof-pending")
+            .expect("prof-pending");
+        assert_eq!(pending.to_json()["authentication_method"], "manual_approval");
     }
 }

@@ -13,6 +13,7 @@ use crate::certspotter::injection::Injection;
 use crate::counters::Counters;
 use crate::faults::FaultRule;
 use crate::options::SimOptions;
+use crate::request_info::RequestInfo;
 use crate::state::{AppState, lock};
 
 /// A running simulator. Dropping it stops the server too; [`Sim::shutdown`] also waits for it.
@@ -86,14 +87,27 @@ impl Sim {
         lock(&self.state.counters).reset();
     }
 
-    /// Issues a pending request now.
-    pub fn approve(&self, serial: &str) -> anyhow::Result<()> {
-        self.state.release_pending(serial)?;
+    /// Issues a pending request (by the request id its submit answered with) now.
+    pub fn approve(&self, request_id: &str) -> anyhow::Result<()> {
+        self.state.approve(request_id)?;
         Ok(())
     }
 
-    pub fn reject(&self, serial: &str) -> anyhow::Result<()> {
-        self.state.reject_pending(serial)?;
+    /// Rejects a pending request; its pickups answer `REJECTED` from then on.
+    pub fn reject(&self, request_id: &str) -> anyhow::Result<()> {
+        self.state.reject(request_id)?;
+        Ok(())
+    }
+
+    /// Every submit and renew the sim accepted, oldest first (as `GET /sim/requests`).
+    pub fn requests(&self) -> Vec<RequestInfo> {
+        self.state.requests()
+    }
+
+    /// Sets the state (`issued`, `revoked`, `suspended` or `expired`) of the certificate
+    /// `GET /certificate/{serial}` reports.
+    pub fn set_certificate_status(&self, serial: &str, status: &str) -> anyhow::Result<()> {
+        self.state.set_certificate_status(serial, status)?;
         Ok(())
     }
 

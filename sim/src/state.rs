@@ -2,22 +2,31 @@
 //! held only to read or update memory; signing happens outside every lock.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use time::OffsetDateTime;
 
-use crate::ca::{CertificateAuthority, IssuedCertificate, LeafSpec};
-use crate::certspotter::feed::{Feed, IssuanceDraft};
+use crate::ca::CertificateAuthority;
+use crate::certspotter::feed::Feed;
 use crate::certspotter::injection::{Injection, RogueCa};
 use crate::certspotter::quota::QuotaBook;
 use crate::counters::CounterBook;
-use crate::csr::KeyKind;
-use crate::faults::FaultEngine;
-use crate::names::ct_dns_names;
+use crate::faults::{FaultEngine, FaultTicket, IssuanceFaults};
 use crate::options::{ApiKeyGrant, SimOptions};
 use crate::profiles::{self, Profile};
+use crate::request_info::RequestInfo;
 use crate::throttle::ThrottleBook;
-use crate::tlm::store::{CertificateStore, LeafOrder, RecordState};
+use crate::tlm::issue::{ReleaseError, release};
+use crate::tlm::store::{CertificateState, CertificateStore, RequestState};
+
+/// Why `set_certificate_status` refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusChangeError {
+    #[error("no certificate with serial {0}")]
+    NotFound(String),
+    #[error("status {0:?} is not one of issued, revoked, suspended, expired")]
+    UnknownStatus(String),
+}
 
 pub struct AppState {
     pub options: SimOptions,
@@ -32,17 +41,6 @@ pub struct AppState {
     pub throttles: Mutex<ThrottleBook>,
     pub counters: Mutex<CounterBook>,
     pub quota: Mutex<QuotaBook>,
-}
-
-/// Why a pending request could not be approved or rejected.
-#[derive(Debug, thiserror::Error)]
-pub enum ReleaseError {
-    #[error("no request with serial {0}")]
-    NotFound(String),
-    #[error("request {serial} is {state}, not pending")]
-    NotPending { serial: String, state: &'static str },
-    #[error("signing failed: {0}")]
-    Signing(String),
 }
 
 // A panic in one handler must not wedge the whole simulator, so poisoned locks are recovered.
@@ -86,94 +84,70 @@ impl AppState {
         self.profiles.iter().find(|profile| profile.id == id)
     }
 
-    /// Signs the leaf for `order` (no lock held) and logs it in the CT feed, as a public CA's
-    /// certificate would be.
-    pub fn sign_and_publish(
-        &self,
-        serial: &[u8; 20],
-        order: &LeafOrder,
-    ) -> anyhow::Result<IssuedCertificate> {
-        let not_before = OffsetDateTime::now_utc().replace_nanosecond(0)?;
-        let validity = time::Duration::try_from(order.validity)?;
-        let issued = self.ca.issue(&LeafSpec {
-            serial,
-            subject: &order.subject,
-            sans: &order.sans,
-            not_before,
-            not_after: not_before + validity,
-            public_key: &order.public_key,
-            key_encipherment: matches!(order.key, KeyKind::Rsa { .. }),
-        })?;
-        let draft = IssuanceDraft {
-            tbs_sha256: issued.tbs_sha256.clone(),
-            dns_names: ct_dns_names(order.subject.common_name.as_deref(), &order.sans.dns_names),
-            pubkey_sha256: issued.spki_sha256.clone(),
-            issuer: self.ca.identity.clone(),
-            not_before: issued.not_before,
-            not_after: issued.not_after,
-            cert: Some((issued.der.clone(), false, issued.serial_hex.clone())),
-        };
-        write(&self.feed).append(draft);
-        Ok(issued)
+    /// The issuance faults for a certificate signed now for the request holding `ticket`
+    /// (none for work no client request triggered, such as an admin approval).
+    pub fn issuance_faults(&self, ticket: Option<&FaultTicket>) -> IssuanceFaults {
+        ticket
+            .map(|ticket| lock(&self.faults).draw_issuance(ticket))
+            .unwrap_or_default()
     }
 
-    /// Issues a pending request now (admin approval, auto-approval, pickup).
-    pub fn release_pending(&self, serial: &str) -> Result<Arc<IssuedCertificate>, ReleaseError> {
-        let (serial_bytes, order) = {
-            let mut store = write(&self.certificates);
-            let record = store
-                .get_mut(serial)
-                .ok_or_else(|| ReleaseError::NotFound(serial.to_string()))?;
-            if record.state != RecordState::Pending {
-                return Err(ReleaseError::NotPending {
-                    serial: record.serial.clone(),
-                    state: record.state.wire_name(),
-                });
-            }
-            record.state = RecordState::Issuing;
-            (record.serial_bytes, record.order.clone())
-        };
-        let signed = self.sign_and_publish(&serial_bytes, &order);
-        let mut store = write(&self.certificates);
-        let record = store
-            .get_mut(serial)
-            .ok_or_else(|| ReleaseError::NotFound(serial.to_string()))?;
-        match signed {
-            Ok(issued) => {
-                let issued = Arc::new(issued);
-                record.state = RecordState::Issued;
-                record.certificate = Some(issued.clone());
-                Ok(issued)
-            }
-            Err(error) => {
-                record.state = RecordState::Pending;
-                Err(ReleaseError::Signing(error.to_string()))
-            }
-        }
+    /// Issues a pending request now (admin approval).
+    pub fn approve(&self, request_id: &str) -> Result<String, ReleaseError> {
+        let index = read(&self.certificates)
+            .request_index(request_id)
+            .ok_or_else(|| ReleaseError::NotFound(request_id.to_string()))?;
+        release(self, index, IssuanceFaults::default())
     }
 
-    pub fn reject_pending(&self, serial: &str) -> Result<(), ReleaseError> {
+    pub fn reject(&self, request_id: &str) -> Result<(), ReleaseError> {
         let mut store = write(&self.certificates);
-        let record = store
-            .get_mut(serial)
-            .ok_or_else(|| ReleaseError::NotFound(serial.to_string()))?;
-        if record.state != RecordState::Pending {
+        let request = store
+            .request_index(request_id)
+            .and_then(|index| store.request_mut(index))
+            .ok_or_else(|| ReleaseError::NotFound(request_id.to_string()))?;
+        if request.state != RequestState::Pending {
             return Err(ReleaseError::NotPending {
-                serial: record.serial.clone(),
-                state: record.state.wire_name(),
+                request_id: request_id.to_string(),
+                state: request.state.wire_name(),
             });
         }
-        record.state = RecordState::Rejected;
+        request.state = RequestState::Rejected;
+        Ok(())
+    }
+
+    pub fn requests(&self) -> Vec<RequestInfo> {
+        read(&self.certificates)
+            .requests()
+            .iter()
+            .map(RequestInfo::from)
+            .collect()
+    }
+
+    /// Sets the state of the certificate `GET /certificate/{serial}` reports.
+    pub fn set_certificate_status(&self, serial: &str, status: &str) -> Result<(), StatusChangeError> {
+        let now = OffsetDateTime::now_utc();
+        let state = match status {
+            "issued" => CertificateState::Issued,
+            "revoked" => CertificateState::Revoked {
+                reason: "unspecified".to_string(),
+                at: now,
+            },
+            "suspended" => CertificateState::Suspended { at: now },
+            "expired" => CertificateState::Expired,
+            other => return Err(StatusChangeError::UnknownStatus(other.to_string())),
+        };
+        let mut store = write(&self.certificates);
+        let record = store
+            .newest_with_serial(serial)
+            .and_then(|index| store.certificate_mut(index))
+            .ok_or_else(|| StatusChangeError::NotFound(serial.to_string()))?;
+        record.state = state;
         Ok(())
     }
 
     pub fn inject(&self, injection: &Injection) -> Result<String, String> {
         let draft = self.rogue.draft(injection)?;
         Ok(write(&self.feed).append(draft).to_string())
-    }
-
-    /// The chain TLM hands out with a certificate: leaf, intermediate, root.
-    pub fn chain_ders<'a>(&'a self, leaf: &'a IssuedCertificate) -> [&'a [u8]; 3] {
-        [&leaf.der, &self.ca.intermediate.der, &self.ca.root.der]
     }
 }

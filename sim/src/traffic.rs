@@ -1,43 +1,80 @@
 //! The per-request pipeline around every simulated endpoint: access log, counters, throttle
 //! windows and fault injection. Handlers themselves know nothing about faults.
+//!
+//! Each endpoint request is served in a task of its own: hyper drops a request's future when
+//! the client hangs up, and a real service does not forget an order because its client went
+//! away. The connection only waits for the task's answer.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::counters::{Answered, DROPPED_STATUS};
 use crate::endpoints::{Endpoint, Service};
 use crate::errors::ApiError;
+use crate::fault_responses::{injected_error, malformed, throttle_error, truncate};
 use crate::faults::FaultAction;
 use crate::server::ConnectionKill;
 use crate::state::{AppState, lock};
 use crate::throttle::RetryAfter;
 
-/// What `malformed` faults serve instead of the real body: what a misbehaving proxy might send.
-const GARBAGE_BODY: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>\u{0}{\"serial_number\":";
+/// How an endpoint task ends: with an answer, or with the connection to be closed unanswered.
+enum Outcome {
+    Answer(Response),
+    Drop,
+}
 
 pub async fn traffic(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     // The path only: query strings may carry tokens in other services' conventions.
     let path = request.uri().path().to_string();
-    let response = match Endpoint::classify(request.method(), &path) {
-        Some(endpoint) => serve_endpoint(&state, endpoint, &method, &path, request, next).await,
-        None => next.run(request).await,
+    let Some(endpoint) = Endpoint::classify(request.method(), &path) else {
+        let response = next.run(request).await;
+        log_request(&method, &path, response.status().as_u16(), started);
+        return response;
     };
+    let kill = request.extensions().get::<ConnectionKill>().cloned();
+    let served = tokio::spawn(async move {
+        let outcome = serve_endpoint(&state, endpoint, &method, &path, request, next).await;
+        let status = match &outcome {
+            Outcome::Answer(response) => response.status().as_u16(),
+            Outcome::Drop => DROPPED_STATUS,
+        };
+        log_request(&method, &path, status, started);
+        outcome
+    });
+    match served.await {
+        Ok(Outcome::Answer(response)) => response,
+        Ok(Outcome::Drop) => match kill {
+            Some(kill) => {
+                kill.trigger();
+                std::future::pending::<Response>().await
+            }
+            // Not served through our accept loop (cannot happen in practice): fail loudly.
+            None => ApiError::internal(endpoint.service(), "drop fault without a connection to drop")
+                .into_response(),
+        },
+        Err(error) => {
+            tracing::error!(%error, "endpoint task failed");
+            ApiError::internal(endpoint.service(), "the simulator failed to serve this request")
+                .into_response()
+        }
+    }
+}
+
+fn log_request(method: &str, path: &str, status: u16, started: Instant) {
     tracing::info!(
         method = %method,
         path = %path,
-        status = response.status().as_u16(),
+        status,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
-    response
 }
 
 async fn serve_endpoint(
@@ -45,23 +82,23 @@ async fn serve_endpoint(
     endpoint: Endpoint,
     method: &str,
     path: &str,
-    request: Request,
+    mut request: Request,
     next: Next,
-) -> Response {
+) -> Outcome {
     lock(&state.counters).request(endpoint);
-    let record = |response: &Response, throttled: bool| {
+    let record = |status: u16, throttled: bool| {
         lock(&state.counters).answered(Answered {
             endpoint,
             method,
             path,
-            status: response.status().as_u16(),
+            status,
             throttled,
         });
     };
     if endpoint == Endpoint::Hello {
         let response = next.run(request).await;
-        record(&response, false);
-        return response;
+        record(response.status().as_u16(), false);
+        return Outcome::Answer(response);
     }
 
     let service = endpoint.service();
@@ -74,33 +111,18 @@ async fn serve_endpoint(
         let response = throttle_error(service)
             .with_retry_after(still.retry_after)
             .into_response();
-        record(&response, true);
-        return response;
+        record(response.status().as_u16(), true);
+        return Outcome::Answer(response);
     }
 
     let plan = lock(&state.faults).decide(endpoint);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
+    request.extensions_mut().insert(plan.ticket);
     let response = match plan.action {
         FaultAction::None => next.run(request).await,
-        FaultAction::Drop => {
-            let Some(kill) = request.extensions().get::<ConnectionKill>().cloned() else {
-                // Not served through our accept loop (cannot happen in practice): fail loudly instead.
-                return ApiError::internal(service, "drop fault without a connection to drop")
-                    .into_response();
-            };
-            lock(&state.counters).answered(Answered {
-                endpoint,
-                method,
-                path,
-                status: DROPPED_STATUS,
-                throttled: false,
-            });
-            tracing::info!(method = %method, path = %path, "connection dropped by fault rule");
-            kill.trigger();
-            return std::future::pending::<Response>().await;
-        }
+        FaultAction::Drop => return dropped(method, path, record),
         FaultAction::Throttle {
             retry_after_seconds,
             http_date,
@@ -113,6 +135,14 @@ async fn serve_endpoint(
         FaultAction::Error { status } => injected_error(service, status).into_response(),
         FaultAction::Truncate => truncate(next.run(request).await).await,
         FaultAction::Malformed => malformed(next.run(request).await),
+        FaultAction::AfterError { status } => {
+            let _real = next.run(request).await;
+            injected_error(service, status).into_response()
+        }
+        FaultAction::AfterDrop => {
+            let _real = next.run(request).await;
+            return dropped(method, path, record);
+        }
     };
 
     let retry_after = response
@@ -123,8 +153,14 @@ async fn serve_endpoint(
     if let Some(retry_after) = retry_after.and_then(RetryAfter::parse) {
         lock(&state.throttles).start(&caller, &retry_after);
     }
-    record(&response, throttled);
-    response
+    record(response.status().as_u16(), throttled);
+    Outcome::Answer(response)
+}
+
+fn dropped(method: &str, path: &str, record: impl Fn(u16, bool)) -> Outcome {
+    record(DROPPED_STATUS, false);
+    tracing::info!(method = %method, path = %path, "connection dropped by fault rule");
+    Outcome::Drop
 }
 
 /// Who a throttle window applies to: the API key, token or devkey (empty when none was sent).
@@ -146,43 +182,4 @@ fn caller_identity(service: Service, headers: &HeaderMap) -> String {
         }
         Service::CertCentral => format!("cc:{}", header_value(crate::certcentral::DEVKEY_HEADER)),
     }
-}
-
-fn throttle_error(service: Service) -> ApiError {
-    let code = match service {
-        Service::Tlm => "rate_limit_exceeded",
-        Service::CertSpotter => "rate_limited",
-        Service::CertCentral => "request_limit_exceeded",
-    };
-    ApiError::new(
-        service,
-        StatusCode::TOO_MANY_REQUESTS,
-        code,
-        "too many requests, retry later",
-    )
-}
-
-fn injected_error(service: Service, status: u16) -> ApiError {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        // An injected 429 without Retry-After, as CertCentral sends them.
-        return throttle_error(service);
-    }
-    ApiError::new(service, status, "internal_error", "injected fault")
-}
-
-/// The real answer with its body cut in half; Content-Length matches the cut body, so the
-/// client sees a complete HTTP response whose payload does not parse.
-async fn truncate(response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
-}
-
-/// The real status and headers, with garbage for a body.
-fn malformed(response: Response) -> Response {
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(GARBAGE_BODY))
 }

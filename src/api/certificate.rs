@@ -50,7 +50,8 @@ const SECRET_NAME_RE: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
         json_path = ".status.serialNumber",
         priority = 1
     ),
-    printcolumn(name = "Expires", type_ = "date", json_path = ".status.notAfter"),
+    // A string, not a date: kubectl renders a future date as `<invalid>`.
+    printcolumn(name = "Expires", type_ = "string", json_path = ".status.notAfter"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

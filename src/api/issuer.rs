@@ -176,6 +176,17 @@ pub struct ProfileSummary {
     /// Days before expiry in which TLM treats a request as a renewal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewal_period_days: Option<i64>,
+    /// How requesters authenticate: `third_party_app` issues at once; `manual_approval` (or any
+    /// other method) may leave requests pending until someone approves them in TLM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_method: Option<String>,
+    /// Whether a Certificate's `duration` (or the Issuer's `validity`) is honoured. When false
+    /// the profile's own validity applies and the operator does not send one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_override: Option<bool>,
+    /// The profile's own validity, e.g. "365 days".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<String>,
 }
 
 /// The parts of Issuer and ClusterIssuer that the controllers use, whichever kind it is.

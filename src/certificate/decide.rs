@@ -31,6 +31,12 @@ pub enum IssueReason {
     SpecChanged,
     Expired,
     Renewing,
+    /// TLM reports the Secret's certificate as revoked, suspended or expired (the state's wire
+    /// name): that serial is finished.
+    InvalidInTlm {
+        serial: String,
+        state: String,
+    },
 }
 
 impl IssueReason {
@@ -43,6 +49,11 @@ impl IssueReason {
             IssueReason::SpecChanged => "SpecChanged",
             IssueReason::Expired => "Expired",
             IssueReason::Renewing => "Renewing",
+            IssueReason::InvalidInTlm { state, .. } => match state.as_str() {
+                "revoked" => "RevokedInTLM",
+                "suspended" => "SuspendedInTLM",
+                _ => "ExpiredInTLM",
+            },
         }
     }
 
@@ -69,6 +80,11 @@ impl IssueReason {
                 format!("Issuing certificate as the certificate in Secret {secret_name} expired")
             }
             IssueReason::Renewing => "Renewing certificate as renewal time was reached".to_string(),
+            IssueReason::InvalidInTlm { serial, state } => {
+                format!(
+                    "Issuing certificate as TLM reports certificate {serial} in Secret {secret_name} as {state}"
+                )
+            }
         }
     }
 
@@ -91,6 +107,18 @@ pub struct Inputs<'a> {
     pub now: Timestamp,
     /// When this process last polled the pending request, if it did.
     pub last_poll: Option<Timestamp>,
+    /// The periodic check of the issued certificate's state in TLM (None: checks are off).
+    pub issued_check: Option<&'a IssuedCheck>,
+}
+
+/// What this process knows of the Secret's certificate in TLM, and when to ask again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCheck {
+    /// The serial the check is about; a different serial in the Secret makes it moot.
+    pub serial: Option<String>,
+    pub due: Timestamp,
+    /// Set when TLM answered revoked, suspended or expired.
+    pub terminal_state: Option<String>,
 }
 
 /// The one next step.
@@ -119,8 +147,18 @@ pub enum Step {
         name: String,
     },
     /// Send the CSR to TLM; `renew_serial` uses the renew endpoint for that certificate.
+    /// `mark_first`: the profile may answer "pending", so record in status that a submit is
+    /// under way before sending it (after a crash, that record stops a second order).
+    /// `in_flight_since`: such a record exists and no answer was recorded: find the earlier
+    /// order before ordering again.
     Submit {
         renew_serial: Option<String>,
+        mark_first: bool,
+        in_flight_since: Option<Timestamp>,
+    },
+    /// Ask TLM whether the Secret's certificate is still valid (not revoked or suspended).
+    CheckIssued {
+        serial: String,
     },
     /// Ask TLM about the request.
     Poll {
@@ -192,8 +230,16 @@ pub fn decide(i: &Inputs<'_>) -> Step {
                 .and_then(TargetSecret::matched_leaf)
                 .expect("up to date implies a matched leaf");
             let renew_at = renewal_time(i.spec, leaf.not_before, leaf.not_after);
-            let requeue_after = until(i.now, renew_at).min(MAX_IDLE);
+            let mut requeue_after = until(i.now, renew_at).min(MAX_IDLE);
             if status_reflects_secret(i, renew_at) {
+                if let (Some(check), IssuerView::Ready(_)) = (i.issued_check, i.issuer) {
+                    if i.now >= check.due {
+                        return Step::CheckIssued {
+                            serial: leaf.serial_hex.clone(),
+                        };
+                    }
+                    requeue_after = requeue_after.min(until(i.now, check.due));
+                }
                 Step::Idle { requeue_after }
             } else {
                 Step::SyncStatus(StatusChange {
@@ -254,11 +300,15 @@ pub fn decide(i: &Inputs<'_>) -> Step {
                         },
                         (None, None) => Step::Submit {
                             renew_serial: renew_serial(i, &reason),
+                            mark_first: false,
+                            in_flight_since: Some(p.submitted_at.0),
                         },
                     }
                 }
                 _ => Step::Submit {
                     renew_serial: renew_serial(i, &reason),
+                    mark_first: matches!(i.issuer, IssuerView::Ready(r) if r.may_need_approval),
+                    in_flight_since: None,
                 },
             }
         }
@@ -288,6 +338,15 @@ pub fn issuance_needed(i: &Inputs<'_>) -> Option<IssueReason> {
         || !key.satisfies(i.spec.private_key.algorithm, i.spec.private_key.size)
     {
         return Some(IssueReason::SpecChanged);
+    }
+    if let Some(check) = i.issued_check
+        && let Some(state) = &check.terminal_state
+        && check.serial.as_deref() == Some(leaf.serial_hex.as_str())
+    {
+        return Some(IssueReason::InvalidInTlm {
+            serial: leaf.serial_hex.clone(),
+            state: state.clone(),
+        });
     }
     if i.now >= leaf.not_after {
         return Some(IssueReason::Expired);

@@ -1,6 +1,7 @@
-//! The Certificate controller: DESIGN.md §3, decide (pure) then do one step.
+//! The Certificate controller: decide (pure) then do one step (docs/architecture.md).
 
 pub mod decide;
+pub mod issued_checks;
 pub mod observe;
 pub mod observed;
 pub mod recover;

@@ -134,10 +134,18 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
     };
     let status = status.unwrap_or_default();
     let view = match conditions::find(&status.conditions, READY) {
-        Some(c) if c.status == "True" => IssuerView::Ready(ReadyIssuer {
-            renewal_period_days: status.profile.as_ref().and_then(|p| p.renewal_period_days),
-            revoke_on_delete: revoke.unwrap_or(false),
-        }),
+        Some(c) if c.status == "True" => {
+            let profile = status.profile.as_ref();
+            IssuerView::Ready(ReadyIssuer {
+                renewal_period_days: profile.and_then(|p| p.renewal_period_days),
+                revoke_on_delete: revoke.unwrap_or(false),
+                may_need_approval: !profile
+                    .and_then(|p| p.authentication_method.as_deref())
+                    .is_some_and(|m| m.eq_ignore_ascii_case("third_party_app")),
+                validity_override: profile.and_then(|p| p.validity_override) == Some(true),
+                profile_validity: profile.and_then(|p| p.validity.clone()),
+            })
+        }
         Some(c) => IssuerView::NotReady {
             reason: c.reason.clone(),
             message: c.message.clone(),

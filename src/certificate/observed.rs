@@ -137,4 +137,11 @@ pub struct ReadyIssuer {
     /// Days before expiry in which TLM treats a request as a renewal.
     pub renewal_period_days: Option<i64>,
     pub revoke_on_delete: bool,
+    /// The profile may answer a submit with a pending request (anything but
+    /// `third_party_app`, or not known).
+    pub may_need_approval: bool,
+    /// The profile honours a requested validity.
+    pub validity_override: bool,
+    /// The profile's own validity, for messages ("365 days").
+    pub profile_validity: Option<String>,
 }

@@ -74,6 +74,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             revoke_and_release(&cert, &ctx, issuer.as_ref().ok(), revoke_wanted).await?;
         }
         ctx.memory.forget(&cert.uid().unwrap_or_default());
+        ctx.issued_checks.forget(&cert.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     if revoke_wanted != has_finalizer {
@@ -92,6 +93,12 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         let next_key = obs.next();
         let status = obs.cert.status.clone().unwrap_or_default();
         let memory = ctx.memory.get(&obs.uid());
+        let now = Timestamp::now();
+        let serial = target
+            .as_ref()
+            .and_then(|t| t.matched_leaf())
+            .map(|l| l.serial_hex.as_str());
+        let issued_check = ctx.issued_checks.view(&obs.uid(), serial, now);
         let step = decide(&Inputs {
             spec: &obs.cert.spec,
             generation: obs.cert.metadata.generation.unwrap_or_default(),
@@ -99,8 +106,9 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             secret: target.as_ref(),
             next_key: next_key.as_ref(),
             issuer: &view,
-            now: Timestamp::now(),
+            now,
             last_poll: memory.last_poll,
+            issued_check: issued_check.as_ref(),
         });
         if let Step::Idle { requeue_after } = step {
             if memory.transient_failures > 0 {
@@ -129,14 +137,32 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
                 reuse_current_key,
             } => steps::create_next_key(&ctx, &mut obs, &name, reuse_current_key).await?,
             Step::DiscardNextKey { name } => steps::discard_next_key(&ctx, &mut obs, &name).await?,
-            Step::Submit { renew_serial } => {
-                steps::submit(&ctx, &mut obs, ready_issuer(&issuer)?, renew_serial).await?
+            Step::Submit {
+                renew_serial,
+                mark_first,
+                in_flight_since,
+            } => {
+                steps::submit(
+                    &ctx,
+                    &mut obs,
+                    ready_issuer(&issuer)?,
+                    renew_serial,
+                    mark_first,
+                    in_flight_since,
+                )
+                .await?
+            }
+            Step::CheckIssued { serial } => {
+                steps::check_issued(&ctx, &mut obs, ready_issuer(&issuer)?, &serial).await?
             }
             Step::Poll { serial } => steps::poll(&ctx, &mut obs, ready_issuer(&issuer)?, &serial).await?,
             Step::Pickup { request_id } => {
                 steps::pickup(&ctx, &mut obs, ready_issuer(&issuer)?, &request_id).await?
             }
-            Step::Finalize => steps::finalize(&ctx, &mut obs).await?,
+            Step::Finalize => {
+                let note = validity_note_of(&obs, &issuer);
+                steps::finalize(&ctx, &mut obs, note).await?
+            }
             Step::Cleanup => steps::cleanup(&ctx, &mut obs).await?,
             Step::RepairSecret => steps::repair_secret(&ctx, &mut obs, issuer.as_ref()).await?,
         };
@@ -145,6 +171,23 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
     }
     Ok(Action::requeue(Duration::from_millis(100)))
+}
+
+/// Says in status when the profile's own validity replaced the requested one.
+fn validity_note_of(
+    obs: &Observation,
+    issuer: &Result<super::observe::IssuerRefd, IssuerView>,
+) -> Option<String> {
+    let issuer = issuer.as_ref().ok()?;
+    let IssuerView::Ready(ready) = &issuer.view else {
+        return None;
+    };
+    super::request::validity_note(
+        &obs.cert.spec,
+        &issuer.tlm,
+        ready.validity_override,
+        ready.profile_validity.as_deref(),
+    )
 }
 
 fn ready_issuer(
@@ -215,6 +258,7 @@ async fn revoke_and_release(
     revoke_wanted: bool,
 ) -> Result<(), ReconcileError> {
     let serial = cert.status.as_ref().and_then(|s| s.serial_number.clone());
+    let thumbprint = cert.status.as_ref().and_then(|s| s.thumbprint.clone());
     if let (true, Some(serial), Some(issuer)) = (revoke_wanted, serial, issuer) {
         let client = ctx
             .registry
@@ -222,7 +266,11 @@ async fn revoke_and_release(
             .await
             .map_err(ReconcileError::Credentials)?;
         match client
-            .revoke(&serial, RevocationReason::CessationOfOperation)
+            .revoke(
+                &serial,
+                thumbprint.as_deref(),
+                RevocationReason::CessationOfOperation,
+            )
             .await
         {
             Ok(()) => {

@@ -30,6 +30,33 @@ pub fn validity(spec: &CertificateSpec, issuer: &TlmIssuerConfig) -> Option<Vali
     })
 }
 
+/// The validity actually sent: none when the profile does not let the API override its own
+/// (`override_cert_validity_via_api: false`), where sending one may be refused.
+pub fn validity_to_send(
+    spec: &CertificateSpec,
+    issuer: &TlmIssuerConfig,
+    profile_allows_override: bool,
+) -> Option<ValidityWire> {
+    validity(spec, issuer).filter(|_| profile_allows_override)
+}
+
+/// Why a requested validity is not sent, for conditions and Events; None when it is sent or
+/// none was asked for.
+pub fn validity_note(
+    spec: &CertificateSpec,
+    issuer: &TlmIssuerConfig,
+    profile_allows_override: bool,
+    profile_validity: Option<&str>,
+) -> Option<String> {
+    if profile_allows_override || validity(spec, issuer).is_none() {
+        return None;
+    }
+    Some(format!(
+        "the profile's own validity applies ({}); it does not let the API override it, so the requested duration was not sent",
+        profile_validity.unwrap_or("as set in TLM")
+    ))
+}
+
 fn attributes(spec: &CertificateSpec) -> Attributes {
     let subject = spec.subject.clone().unwrap_or_default();
     let first = |v: &Vec<String>| v.first().cloned();
@@ -43,43 +70,65 @@ fn attributes(spec: &CertificateSpec) -> Attributes {
         subject: SubjectAttributes {
             common_name: request_common_name(spec),
             organization_name: first(&subject.organizations),
-            organization_units: first(&subject.organizational_units),
+            // The spec types these as arrays: every value is sent.
+            organization_units: subject.organizational_units.clone(),
             country: first(&subject.countries),
             state: first(&subject.provinces),
             locality: first(&subject.localities),
-            street_address: first(&subject.street_addresses),
+            street_address: subject.street_addresses.clone(),
             postal_code: first(&subject.postal_codes),
+            domain_component: Vec::new(),
+            serial_number: subject.serial_number.clone(),
         },
         extensions: (!san.is_empty()).then_some(Extensions { san }),
     }
 }
 
-/// `POST /mpki/api/v1/certificate` body.
-pub fn submit_request(spec: &CertificateSpec, issuer: &TlmIssuerConfig, csr: String) -> SubmitRequest {
-    let seat = spec
-        .seat_id
+/// The seat that owns the certificate: the Certificate's, the Issuer's, else the request's
+/// common name (what DigiCert's integration scripts use).
+pub fn seat_id(spec: &CertificateSpec, issuer: &TlmIssuerConfig) -> String {
+    spec.seat_id
         .clone()
         .or_else(|| issuer.seat_id.clone())
-        .or_else(|| request_common_name(spec));
+        .or_else(|| request_common_name(spec))
+        .unwrap_or_default()
+}
+
+/// `POST /mpki/api/v1/certificate` body.
+pub fn submit_request(
+    spec: &CertificateSpec,
+    issuer: &TlmIssuerConfig,
+    profile_allows_override: bool,
+    csr: String,
+) -> SubmitRequest {
     SubmitRequest {
         profile: IdRef {
             id: issuer.profile_id.clone(),
         },
-        seat: seat.map(|seat_id| SeatRef { seat_id }),
+        seat: SeatRef {
+            seat_id: seat_id(spec, issuer),
+        },
         csr,
-        validity: validity(spec, issuer),
+        validity: validity_to_send(spec, issuer, profile_allows_override),
         delivery_format: "x509".into(),
         include_ca_chain: true,
         attributes: attributes(spec),
     }
 }
 
-/// `POST .../{serial}/renew` body.
-pub fn renew_request(spec: &CertificateSpec, issuer: &TlmIssuerConfig, csr: String) -> RenewRequest {
+/// `POST .../{serial}/renew` body: the spec's `csr`, `validity`, `delivery_format`,
+/// `include_ca_chain` (a renewal keeps the certificate's subject and names).
+pub fn renew_request(
+    spec: &CertificateSpec,
+    issuer: &TlmIssuerConfig,
+    profile_allows_override: bool,
+    csr: String,
+) -> RenewRequest {
     RenewRequest {
         csr,
-        validity: validity(spec, issuer),
-        attributes: Some(attributes(spec)),
+        validity: validity_to_send(spec, issuer, profile_allows_override),
+        delivery_format: "x509".into(),
+        include_ca_chain: true,
     }
 }
 
@@ -107,7 +156,7 @@ mod tests {
     fn duration_rounds_up_to_days_and_cn_defaults_to_first_san() {
         let mut s = spec(&["a.example.com", "b.example.com"]);
         s.duration = Some(std::time::Duration::from_secs(36 * 3600).into());
-        let req = submit_request(&s, &issuer(), "CSR".into());
+        let req = submit_request(&s, &issuer(), true, "CSR".into());
         assert_eq!(
             req.validity,
             Some(ValidityWire {
@@ -119,8 +168,40 @@ mod tests {
             req.attributes.subject.common_name.as_deref(),
             Some("a.example.com")
         );
-        assert_eq!(req.seat.unwrap().seat_id, "a.example.com");
+        assert_eq!(req.seat.seat_id, "a.example.com");
         assert_eq!(req.attributes.extensions.unwrap().san.dns_names.len(), 2);
         assert_eq!(req.profile.id, "prof");
+        let kept = submit_request(&s, &issuer(), false, "CSR".into());
+        assert_eq!(
+            kept.validity, None,
+            "a profile without API override gets no validity"
+        );
+        let note = validity_note(&s, &issuer(), false, Some("365 days")).unwrap();
+        assert!(note.contains("365 days"), "{note}");
+        assert_eq!(validity_note(&s, &issuer(), true, None), None);
+        let renew = renew_request(&s, &issuer(), true, "CSR".into());
+        assert_eq!(
+            (renew.delivery_format.as_str(), renew.include_ca_chain),
+            ("x509", true)
+        );
+    }
+
+    #[test]
+    fn every_organizational_unit_and_street_line_is_sent() {
+        let mut s = spec(&["a.example.com"]);
+        s.subject = Some(crate::api::Subject {
+            organizational_units: vec!["Ops".into(), "Web".into()],
+            street_addresses: vec!["1 Main St".into(), "Floor 2".into()],
+            organizations: vec!["Example".into()],
+            ..Default::default()
+        });
+        let req = submit_request(&s, &issuer(), true, "CSR".into());
+        let subject = serde_json::to_value(&req.attributes.subject).unwrap();
+        assert_eq!(subject["organization_units"], serde_json::json!(["Ops", "Web"]));
+        assert_eq!(
+            subject["street_address"],
+            serde_json::json!(["1 Main St", "Floor 2"])
+        );
+        assert_eq!(subject["organization_name"], serde_json::json!("Example"));
     }
 }

@@ -1,5 +1,5 @@
 //! DigiCert CertCentral Services API v2: the CT monitor's certificate download, used as
-//! evidence for unexpected issuances (`../shared/reference/certcentral-ctmonitor-download-cert.txt`).
+//! evidence for unexpected issuances (`docs/tlm-wire.md`, CT monitor section).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -25,6 +25,31 @@ pub fn certcentral_quota() -> Quota {
     Quota::with_period(Duration::from_millis(200))
         .expect("non-zero period")
         .allow_burst(NonZeroU32::new(50).expect("non-zero"))
+}
+
+/// The CT monitor's spelling of a serial number: lower-case hex without leading zeros or colons,
+/// as in DigiCert's published examples (TLM and certificates print it upper case, zero-padded).
+pub fn ct_monitor_serial(serial_hex: &str) -> String {
+    let lower: String = serial_hex
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    match lower.trim_start_matches('0') {
+        "" => "0".into(),
+        trimmed => trimmed.into(),
+    }
+}
+
+/// The CT monitor's `issuer` parameter: the issuing CA's common name ("RapidSSL RSA CA 2018"),
+/// not its full DN. Takes an RFC 2253-style DN such as Cert Spotter reports.
+pub fn ct_monitor_issuer(issuer_dn: &str) -> Option<String> {
+    issuer_dn
+        .split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("CN"))
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -82,5 +107,22 @@ impl CertCentralClient {
             })
             .await?;
         Ok(answer.json::<PemBody>(SERVICE, "ctmonitor")?.pem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_and_issuer_in_the_ct_monitor_spelling() {
+        assert_eq!(ct_monitor_serial("05AC45B0849E"), "5ac45b0849e");
+        assert_eq!(ct_monitor_serial("00:8F:01"), "8f01");
+        assert_eq!(ct_monitor_serial("00"), "0");
+        assert_eq!(
+            ct_monitor_issuer("C=US, O=DigiCert Inc, CN=RapidSSL RSA CA 2018").as_deref(),
+            Some("RapidSSL RSA CA 2018")
+        );
+        assert_eq!(ct_monitor_issuer("O=No Common Name"), None);
     }
 }

@@ -1,4 +1,4 @@
-//! SSLMate Cert Spotter API v1 (`GET /v1/issuances`), as `../shared/reference/certspotter-api-v1.txt`
+//! SSLMate Cert Spotter API v1 (`GET /v1/issuances`), as SSLMate's public API v1 documentation
 //! describes it.
 
 use std::sync::Arc;

@@ -120,11 +120,31 @@ impl ServiceError {
             || matches!(self, ServiceError::Service { status: 429, .. })
     }
 
+    /// TLM refuses to act on a serial several certificates share until `thumbprint_sha256`
+    /// says which ("Collision occurred! Please specify additional parameter: thumbprint_sha256").
+    pub fn is_serial_collision(&self) -> bool {
+        match self {
+            ServiceError::Service {
+                status: 400 | 409,
+                message: Some(m),
+                ..
+            } => m.to_ascii_lowercase().contains("thumbprint_sha256"),
+            _ => false,
+        }
+    }
+
+    /// A 403: the key may be fine but lack access to this profile or its business unit, or
+    /// the profile may not exist (DigiCert ONE answers 403 for an unknown profile id).
+    pub fn is_access_denied(&self) -> bool {
+        self.status() == Some(403)
+    }
+
     /// A short CamelCase reason for conditions, Events and metrics.
     pub fn reason(&self) -> &'static str {
         match self.class() {
             ErrorClass::Transient if self.status() == Some(429) => "RateLimited",
             ErrorClass::Transient => "TLMUnavailable",
+            ErrorClass::Auth if self.status() == Some(403) => "AccessDenied",
             ErrorClass::Auth => "Unauthorized",
             ErrorClass::InvalidInput => "InvalidRequest",
             ErrorClass::Conflict => "Duplicate",
@@ -137,10 +157,13 @@ impl ServiceError {
 
 fn classify_service(status: u16, code: Option<&str>) -> ErrorClass {
     match code.map(str::to_ascii_lowercase).as_deref() {
-        Some("authorization_error") | Some("no_access") | Some("access_denied") => return ErrorClass::Auth,
-        Some("invalid_input_field") => return ErrorClass::InvalidInput,
+        // The spec's codes (DigiCert ONE error handling page) and the tutorial's spellings.
+        Some("invalid_api_key" | "authorization_error" | "no_access" | "access_denied") => {
+            return ErrorClass::Auth;
+        }
+        Some("invalid_request" | "invalid_input_field") => return ErrorClass::InvalidInput,
         Some("duplicate_error") => return ErrorClass::Conflict,
-        Some("not_found") | Some("entity_not_found") => return ErrorClass::NotFound,
+        Some("resource_not_found" | "not_found" | "entity_not_found") => return ErrorClass::NotFound,
         _ => {}
     }
     match status {
@@ -231,8 +254,34 @@ mod tests {
         assert_eq!(service(429, None).class(), ErrorClass::Transient);
         assert_eq!(service(429, None).reason(), "RateLimited");
         assert_eq!(service(418, None).class(), ErrorClass::InvalidInput);
+        assert_eq!(service(401, Some("invalid_api_key")).class(), ErrorClass::Auth);
+        assert_eq!(service(403, Some("access_denied")).reason(), "AccessDenied");
+        assert_eq!(
+            service(400, Some("invalid_request")).class(),
+            ErrorClass::InvalidInput
+        );
+        assert_eq!(
+            service(404, Some("resource_not_found")).class(),
+            ErrorClass::NotFound
+        );
         assert!(service(429, None).request_not_processed());
         assert!(!service(503, None).request_not_processed());
+    }
+
+    #[test]
+    fn serial_collisions_are_recognised_by_their_message() {
+        let collision = ServiceError::Service {
+            service: "TLM",
+            endpoint: "revoke",
+            status: 400,
+            code: Some("invalid_input_field".into()),
+            message: Some(
+                "Collision occurred! Please specify additional parameter: thumbprint_sha256".into(),
+            ),
+            retry_after: None,
+        };
+        assert!(collision.is_serial_collision());
+        assert!(!service(400, Some("invalid_input_field")).is_serial_collision());
     }
 
     #[test]

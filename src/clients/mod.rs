@@ -1,5 +1,5 @@
 //! Typed HTTP clients for the services the operator talks to. Each speaks the wire contract in
-//! `../shared/reference/`, classifies failures, honours `Retry-After` and keeps its own rate
+//! `docs/tlm-wire.md` (Cert Spotter: its public API v1 documentation), classifies failures, honours `Retry-After` and keeps its own rate
 //! limit; none ever logs or prints a credential.
 
 pub mod certcentral;

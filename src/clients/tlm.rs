@@ -1,5 +1,6 @@
-//! The DigiCert Trust Lifecycle Manager client (`/mpki/api`), as
-//! `../shared/reference/tlm-request-tls-certificate.txt` and DESIGN.md §3 describe it.
+//! The DigiCert Trust Lifecycle Manager client (`/mpki/api`). Shapes follow the published
+//! `/mpki/api/v1` OpenAPI document and DigiCert's own clients; `docs/tlm-wire.md` records each
+//! field and where it comes from.
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,6 +24,11 @@ const SERVICE: &str = "TLM";
 const PROFILE_PAGE: usize = 50;
 /// Safety stop for a service that never returns a short page.
 const MAX_PROFILE_PAGES: usize = 200;
+/// Search page size (the spec's default is 20; larger pages mean fewer round trips).
+const SEARCH_PAGE: u32 = 100;
+/// The most search results read for one question: recovery needs the few certificates of one
+/// common name and profile, not the inventory.
+pub const MAX_SEARCH_RESULTS: usize = 2_000;
 
 /// Everything needed to talk to one TLM tenant with one API key.
 #[derive(Clone)]
@@ -127,6 +133,27 @@ impl TlmClient {
         })
     }
 
+    /// One profile: `GET /mpki/api/v2/profile/{id}`, as DigiCert's clients read it. A tenant
+    /// without that route (404/405) is asked for the list instead.
+    pub async fn profile(&self, id: &str) -> Result<Profile, ServiceError> {
+        let path = format!("/mpki/api/v2/profile/{}", path_segment("profile", id)?);
+        match self
+            .json::<Profile, (), ()>("profile", Method::GET, path, None, None, true)
+            .await
+        {
+            Ok(profile) => Ok(profile),
+            Err(e) if matches!(e.status(), Some(404 | 405)) => {
+                tracing::debug!(error = %e, "profile by id unavailable; reading the profile list");
+                self.list_profiles()
+                    .await?
+                    .into_iter()
+                    .find(|p| p.id == id)
+                    .ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /mpki/api/v1/certificate`. Not retried unless the service certainly did not act
     /// on it (429, connection refused): a blind retry could order a second certificate.
     pub async fn submit(&self, request: &SubmitRequest) -> Result<IssueResponse, ServiceError> {
@@ -158,13 +185,19 @@ impl TlmClient {
             .await
     }
 
-    /// `POST /mpki/api/v1/certificate-pickup/{request_id}`: fetching is safe to repeat.
-    pub async fn pickup(&self, request_id: &str) -> Result<IssueResponse, ServiceError> {
+    /// `POST /mpki/api/v1/certificate-pickup/{request_id}` with the profile in the body:
+    /// asking again is safe.
+    pub async fn pickup(&self, request_id: &str, profile_id: &str) -> Result<IssueResponse, ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate-pickup/{}",
             path_segment("pickup", request_id)?
         );
-        self.json("pickup", Method::POST, path, None::<&()>, None::<&()>, true)
+        let body = PickupRequest {
+            profile: IdRef {
+                id: profile_id.to_string(),
+            },
+        };
+        self.json("pickup", Method::POST, path, None::<&()>, Some(&body), true)
             .await
     }
 
@@ -181,18 +214,74 @@ impl TlmClient {
         .await
     }
 
-    /// `POST /mpki/api/v1/certificate/{serial}/renew`. Retried like submit.
-    pub async fn renew(&self, serial: &str, request: &RenewRequest) -> Result<IssueResponse, ServiceError> {
+    /// Every match of a search, page by page (the spec documents no order, so the first page
+    /// is not "the newest"). Stops at [`MAX_SEARCH_RESULTS`]; `truncated` says so.
+    pub async fn search_all(&self, query: &SearchQuery) -> Result<SearchResults, ServiceError> {
+        let mut results = SearchResults::default();
+        loop {
+            let offset = u32::try_from(results.items.len()).unwrap_or(u32::MAX);
+            let page = self
+                .search(&SearchQuery {
+                    offset: Some(offset),
+                    limit: Some(SEARCH_PAGE),
+                    ..query.clone()
+                })
+                .await?;
+            let (len, total) = (page.items.len(), page.total);
+            results.items.extend(page.items);
+            let seen = results.items.len() as u64;
+            let done = len == 0 || total.is_none_or(|t| seen >= t);
+            if done {
+                return Ok(results);
+            }
+            if results.items.len() >= MAX_SEARCH_RESULTS {
+                results.truncated = true;
+                return Ok(results);
+            }
+        }
+    }
+
+    /// `POST /mpki/api/v1/certificate/{serial}/renew`. Retried like submit. When TLM answers
+    /// that the serial is shared by several certificates, asks again naming ours by
+    /// `thumbprint_sha256` (a refused request ordered nothing).
+    pub async fn renew(
+        &self,
+        serial: &str,
+        thumbprint_sha256: Option<&str>,
+        request: &RenewRequest,
+    ) -> Result<IssueResponse, ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate/{}/renew",
             path_segment("renew", serial)?
         );
-        self.json("renew", Method::POST, path, None::<&()>, Some(request), false)
+        match self
+            .json(
+                "renew",
+                Method::POST,
+                path.clone(),
+                None::<&()>,
+                Some(request),
+                false,
+            )
             .await
+        {
+            Err(e) if e.is_serial_collision() && thumbprint_sha256.is_some() => {
+                let query = [("thumbprint_sha256", thumbprint_sha256.unwrap_or_default())];
+                self.json("renew", Method::POST, path, Some(&query), Some(request), false)
+                    .await
+            }
+            other => other,
+        }
     }
 
-    /// `PUT /mpki/api/v1/certificate/{serial}/revoke`.
-    pub async fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), ServiceError> {
+    /// `PUT /mpki/api/v1/certificate/{serial}/revoke`, with `thumbprint_sha256` on a serial
+    /// collision as for renew.
+    pub async fn revoke(
+        &self,
+        serial: &str,
+        thumbprint_sha256: Option<&str>,
+        reason: RevocationReason,
+    ) -> Result<(), ServiceError> {
         let path = format!(
             "/mpki/api/v1/certificate/{}/revoke",
             path_segment("revoke", serial)?
@@ -200,9 +289,25 @@ impl TlmClient {
         let body = RevokeRequest {
             revocation_reason: reason,
         };
-        self.send("revoke", Method::PUT, path, None::<&()>, Some(&body), true)
+        match self
+            .send(
+                "revoke",
+                Method::PUT,
+                path.clone(),
+                None::<&()>,
+                Some(&body),
+                true,
+            )
             .await
-            .map(|_| ())
+        {
+            Err(e) if e.is_serial_collision() && thumbprint_sha256.is_some() => {
+                let query = [("thumbprint_sha256", thumbprint_sha256.unwrap_or_default())];
+                self.send("revoke", Method::PUT, path, Some(&query), Some(&body), true)
+                    .await
+                    .map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     async fn json<T, Q, B>(
@@ -257,6 +362,14 @@ impl TlmClient {
             })
             .await
     }
+}
+
+/// Everything a search matched, up to [`MAX_SEARCH_RESULTS`].
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    pub items: Vec<CertificateRecord>,
+    /// More matched than were read.
+    pub truncated: bool,
 }
 
 fn encode<B: Serialize + ?Sized>(body: Option<&B>) -> Result<Option<Vec<u8>>, ServiceError> {

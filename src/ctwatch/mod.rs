@@ -1,4 +1,4 @@
-//! CTWatch: Certificate Transparency monitoring through Cert Spotter (DESIGN.md §4).
+//! CTWatch: Certificate Transparency monitoring through Cert Spotter (docs/architecture.md).
 
 pub mod classify;
 pub mod keyindex;

@@ -341,7 +341,8 @@ impl CtPoller {
         {
             return None;
         }
-        let serial = serial_of(issuance)?;
+        let serial = crate::clients::certcentral::ct_monitor_serial(&serial_of(issuance)?);
+        let issuer = crate::clients::certcentral::ct_monitor_issuer(&issuer)?;
         let ns = watch.namespace().unwrap_or_default();
         let fetched = async {
             let key = read_secret(

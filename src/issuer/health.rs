@@ -32,37 +32,49 @@ pub fn summarize(profile: &Profile) -> ProfileSummary {
         enrollment_method: profile.enrollment_method.clone(),
         delivery_format: profile.delivery_format().map(str::to_string),
         renewal_period_days: profile.renewal_period_days,
+        authentication_method: profile.authentication_method.clone(),
+        validity_override: Some(profile.allows_validity_override()),
+        validity: profile.validity_text(),
     }
 }
 
-/// Judges the profile list (or the error listing it) against the configured profile ID.
-pub fn judge(profile_id: &str, listed: Result<Vec<Profile>, ServiceError>) -> Health {
-    let profiles = match listed {
+/// Judges the configured profile (or the error reading it).
+pub fn judge(profile_id: &str, read: Result<Profile, ServiceError>) -> Health {
+    let profile = match read {
         Ok(p) => p,
         Err(e) => {
-            let reason = match e.class() {
-                ErrorClass::Auth => "Unauthorized",
-                ErrorClass::Transient => "Unreachable",
-                ErrorClass::Config => "InvalidConfiguration",
-                _ => "TLMError",
-            };
-            let hint = match reason {
-                "Unauthorized" => " (check the API key Secret and the service user's role)",
-                "Unreachable" => " (will retry)",
-                _ => "",
+            let (reason, hint) = match e.class() {
+                ErrorClass::Auth if e.is_access_denied() => (
+                    "AccessDenied",
+                    format!(
+                        " (the API key is valid but has no access to profile {profile_id} or its business unit, or the profile does not exist)"
+                    ),
+                ),
+                ErrorClass::Auth => (
+                    "Unauthorized",
+                    " (check the API key Secret and the service user's role)".to_string(),
+                ),
+                ErrorClass::NotFound => (
+                    "ProfileNotFound",
+                    format!(" (profile {profile_id} is not visible to this API key)"),
+                ),
+                ErrorClass::Transient => ("Unreachable", " (will retry)".to_string()),
+                ErrorClass::Config => ("InvalidConfiguration", String::new()),
+                _ => ("TLMError", String::new()),
             };
             return Health::not_ready(reason, format!("{e}{hint}"));
         }
     };
-    let Some(profile) = profiles.iter().find(|p| p.id == profile_id) else {
+    if profile.id != profile_id {
         return Health::not_ready(
             "ProfileNotFound",
             format!(
-                "profile {profile_id} is not among the {} profiles this API key can see",
-                profiles.len()
+                "TLM answered with profile {:?} when asked for {profile_id}",
+                profile.id
             ),
         );
-    };
+    }
+    let profile = &profile;
     let summary = summarize(profile);
     let name = profile.name.clone().unwrap_or_else(|| profile.id.clone());
     if !profile.is_active() {
@@ -113,34 +125,43 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let list = || {
-            Ok(vec![
-                profile("a", "Active", "rest_api"),
-                profile("b", "Disabled", "rest_api"),
-                profile("c", "Active", "scep"),
-            ])
-        };
-        assert!(judge("a", list()).ready);
-        assert_eq!(judge("b", list()).reason, "ProfileNotActive");
-        assert_eq!(judge("c", list()).reason, "ProfileNotRestApi");
-        assert_eq!(judge("z", list()).reason, "ProfileNotFound");
-        let unauthorized = ServiceError::Service {
+        assert!(judge("a", Ok(profile("a", "Active", "rest_api"))).ready);
+        assert_eq!(
+            judge("b", Ok(profile("b", "Disabled", "rest_api"))).reason,
+            "ProfileNotActive"
+        );
+        assert_eq!(
+            judge("c", Ok(profile("c", "Active", "scep"))).reason,
+            "ProfileNotRestApi"
+        );
+        assert_eq!(
+            judge("z", Ok(profile("a", "Active", "rest_api"))).reason,
+            "ProfileNotFound"
+        );
+        let error = |status: u16, code: &str| ServiceError::Service {
             service: "TLM",
-            endpoint: "profiles",
-            status: 401,
-            code: Some("AUTHORIZATION_ERROR".into()),
+            endpoint: "profile",
+            status,
+            code: Some(code.into()),
             message: None,
             retry_after: None,
         };
-        let h = judge("a", Err(unauthorized));
+        let h = judge("a", Err(error(401, "invalid_api_key")));
         assert_eq!(h.reason, "Unauthorized");
         assert!(h.message.contains("check the API key Secret"));
+        let h = judge("a", Err(error(403, "access_denied")));
+        assert_eq!(h.reason, "AccessDenied");
+        assert!(h.message.contains("business unit") && h.message.contains("does not exist"));
+        assert_eq!(
+            judge("a", Err(error(404, "resource_not_found"))).reason,
+            "ProfileNotFound"
+        );
         assert_eq!(
             judge(
                 "a",
                 Err(ServiceError::Timeout {
                     service: "TLM",
-                    endpoint: "profiles"
+                    endpoint: "profile"
                 })
             )
             .reason,

@@ -1,4 +1,4 @@
-//! Issuer and ClusterIssuer reconcile: read the API key, list TLM profiles, report `Ready`.
+//! Issuer and ClusterIssuer reconcile: read the API key, read the TLM profile, report `Ready`.
 //! The API key Secret is re-read every 30s (one GET; the operator does not watch Secrets it does
 //! not own), and TLM is asked again only when the issuer or its credentials changed, the last
 //! check failed, or ten minutes passed.
@@ -105,8 +105,8 @@ pub async fn reconcile<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> 
             if unchanged {
                 return Ok(Action::requeue(RECHECK_SECRET));
             }
-            let listed = refreshed.client.list_profiles().await;
-            let health = judge(&issuer.tlm().profile_id, listed);
+            let read = refreshed.client.profile(&issuer.tlm().profile_id).await;
+            let health = judge(&issuer.tlm().profile_id, read);
             ctx.issuer_checks.inner.lock().expect("lock").insert(
                 key.clone(),
                 LastCheck {

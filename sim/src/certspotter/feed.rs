@@ -75,7 +75,7 @@ impl Feed {
         });
         if let Some(cert) = &cert {
             self.index_by_serial
-                .insert(normalize_serial(&cert.serial_hex), self.issuances.len());
+                .insert(ct_serial(&cert.serial_hex), self.issuances.len());
         }
         self.issuances.push(Arc::new(Issuance {
             id,
@@ -96,20 +96,20 @@ impl Feed {
         &self.issuances[start..]
     }
 
+    /// The issuance whose certificate has this serial, spelt exactly as [`ct_serial`] spells
+    /// it (CertCentral's examples: lower-case hex, no leading zeros, no colons).
     pub fn find_by_serial(&self, serial: &str) -> Option<Arc<Issuance>> {
-        let index = *self.index_by_serial.get(&normalize_serial(serial))?;
+        let index = *self.index_by_serial.get(serial)?;
         self.issuances.get(index).cloned()
     }
 }
 
-/// Serial spellings differ (colons, case, leading zeros); compare them in one canonical form.
-pub fn normalize_serial(serial: &str) -> String {
-    let hex: String = serial.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    let trimmed = hex.trim_start_matches('0').to_ascii_uppercase();
-    if trimmed.is_empty() {
-        "0".to_string()
-    } else {
-        trimmed
+/// A serial as CertCentral's CT monitor spells it: lower-case hex without leading zeros.
+pub fn ct_serial(serial_hex: &str) -> String {
+    let lower = serial_hex.to_ascii_lowercase();
+    match lower.trim_start_matches('0') {
+        "" => "0".to_string(),
+        trimmed => trimmed.to_string(),
     }
 }
 
@@ -163,6 +163,7 @@ mod tests {
             pubkey_sha256: "11".into(),
             issuer: IssuerIdentity {
                 name: "CN=x".into(),
+                common_name: Some("x".into()),
                 pubkey_sha256: "22".into(),
             },
             not_before: now,
@@ -180,8 +181,11 @@ mod tests {
         assert_eq!(feed.after(0).len(), 2);
         assert_eq!(feed.after(first).len(), 1);
         assert_eq!(feed.after(second).len(), 0);
-        assert_eq!(feed.find_by_serial("ab:c").map(|i| i.id), Some(first));
-        assert!(feed.find_by_serial("abd").is_none());
+        assert_eq!(feed.find_by_serial("abc").map(|i| i.id), Some(first));
+        for other_spelling in ["ab:c", "ABC", "0abc", "abd"] {
+            assert!(feed.find_by_serial(other_spelling).is_none(), "{other_spelling}");
+        }
+        assert_eq!(ct_serial("00"), "0");
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl RogueCa {
             .unwrap_or_else(|| DEFAULT_ROGUE_ISSUER.to_string());
         let issuer_dn = parse_dn(&issuer_name)?;
         let issuer = IssuerIdentity {
+            common_name: common_name_of(&issuer_name),
             name: issuer_name,
             pubkey_sha256: match &injection.issuer_pubkey_sha256 {
                 Some(given) => hex_digest(given, "issuer_pubkey_sha256")?,
@@ -214,6 +215,16 @@ fn parse_dn(text: &str) -> Result<DistinguishedName, String> {
     Ok(dn)
 }
 
+/// The CN of a `K=V, K=V` issuer name, if it has one.
+fn common_name_of(text: &str) -> Option<String> {
+    text.split(',').map(str::trim).find_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("CN")
+            .then(|| value.trim().trim_matches('"').to_string())
+    })
+}
+
 fn parse_time(text: &str, field: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{field} is not RFC 3339: {e}"))
 }
@@ -249,6 +260,8 @@ mod tests {
             .expect("draft");
         assert_eq!(draft.dns_names, vec!["evil.example.com"]);
         assert_eq!(draft.issuer.name, DEFAULT_ROGUE_ISSUER);
+        assert_eq!(draft.issuer.common_name.as_deref(), Some("Rogue"));
+        assert_eq!(common_name_of("C=US, O=No CN"), None);
         let (der, precert, _) = draft.cert.expect("with_cert defaults to true");
         assert!(!precert);
         let (_, cert) = X509Certificate::from_der(&der).expect("parses");

@@ -1,24 +1,22 @@
-//! One certificate by serial: status (with auto-approval), additional formats, revoke.
+//! One certificate by serial: status, additional formats, revoke. Only issued certificates
+//! have a serial clients can see; pending and rejected requests are not found here.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use crate::errors::ApiError;
-use crate::profiles::IssuanceMode;
-use crate::state::{AppState, ReleaseError, read, write};
-use crate::tlm::auth::{authenticate, authorize};
-use crate::tlm::store::RecordState;
+use crate::state::{AppState, read, write};
+use crate::tlm::auth::authenticate;
+use crate::tlm::bodies::parse_revoke;
+use crate::tlm::lookup::{exact, newest, thumbprint_param};
+use crate::tlm::store::CertificateState;
 use crate::tlm::views::{additional_formats_view, status_view};
-
-fn not_found(serial: &str) -> ApiError {
-    ApiError::not_found(format!("certificate {serial} not found"))
-}
 
 pub async fn status(
     State(state): State<Arc<AppState>>,
@@ -26,35 +24,12 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let grant = authenticate(&state, &headers)?;
-    let release_now = {
-        let mut store = write(&state.certificates);
-        let record = store.get_mut(&serial).ok_or_else(|| not_found(&serial))?;
-        authorize(&grant, record.profile_id)?;
-        let awaits_approval =
-            state.profile(record.profile_id).map(|p| p.issuance) == Some(IssuanceMode::Approval);
-        match state.options.auto_approve_after_polls {
-            Some(polls) if awaits_approval && record.state == RecordState::Pending => {
-                record.status_polls += 1;
-                record.status_polls > polls
-            }
-            _ => false,
-        }
-    };
-    if release_now {
-        match state.release_pending(&serial) {
-            // Someone else (an admin approval, a concurrent poll) got there first: just report.
-            Ok(_) | Err(ReleaseError::NotPending { .. }) => {}
-            Err(error) => {
-                return Err(ApiError::internal(
-                    crate::endpoints::Service::Tlm,
-                    error.to_string(),
-                ));
-            }
-        }
-    }
     let store = read(&state.certificates);
-    let record = store.get(&serial).ok_or_else(|| not_found(&serial))?;
-    Ok(Json(status_view(&state, record, true)))
+    let index = newest(&store, &serial, &grant)?;
+    let record = store
+        .certificate(index)
+        .ok_or_else(|| ApiError::not_found(format!("certificate {serial} not found")))?;
+    Ok(Json(status_view(&state, record, OffsetDateTime::now_utc())))
 }
 
 pub async fn additional_formats(
@@ -63,55 +38,55 @@ pub async fn additional_formats(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let grant = authenticate(&state, &headers)?;
-    let certificate = {
+    let record = {
         let store = read(&state.certificates);
-        let record = store.get(&serial).ok_or_else(|| not_found(&serial))?;
-        authorize(&grant, record.profile_id)?;
-        match (&record.state, &record.certificate) {
-            (RecordState::Issued | RecordState::Revoked { .. }, Some(cert)) => cert.clone(),
-            (other, _) => {
-                return Err(ApiError::invalid_state(format!(
-                    "certificate {serial} is {}, not issued",
-                    other.wire_name()
-                )));
-            }
-        }
+        let index = newest(&store, &serial, &grant)?;
+        store
+            .certificate(index)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("certificate {serial} not found")))?
     };
-    Ok(Json(additional_formats_view(&state, &certificate)?))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RevokeBody {
-    revocation_reason: Option<String>,
+    Ok(Json(additional_formats_view(&state, &record)?))
 }
 
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     Path(serial): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let grant = authenticate(&state, &headers)?;
-    let body: RevokeBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RevokeBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid_input(format!("Wrong input or input format: {e}")))?
-    };
+    let reason = parse_revoke(&body)?;
+    let thumbprint = thumbprint_param(raw.as_deref());
     let mut store = write(&state.certificates);
-    let record = store.get_mut(&serial).ok_or_else(|| not_found(&serial))?;
-    authorize(&grant, record.profile_id)?;
-    match record.state {
-        RecordState::Issued => {
-            record.state = RecordState::Revoked {
-                reason: body.revocation_reason,
+    let index = exact(&store, &serial, thumbprint.as_deref(), &grant)?;
+    let now = OffsetDateTime::now_utc();
+    let record = store
+        .certificate_mut(index)
+        .ok_or_else(|| ApiError::not_found(format!("certificate {serial} not found")))?;
+    let hold = reason == "certificate_hold";
+    match (&record.state, record.status(now)) {
+        (CertificateState::Revoked { .. }, _) => {
+            // TLM's message; DigiCert's Terraform provider matches on it.
+            Err(ApiError::invalid_input("Certificate already has been revoked"))
+        }
+        (CertificateState::Suspended { .. }, _) if hold => {
+            Err(ApiError::invalid_input("certificate is already suspended"))
+        }
+        (_, "expired") => Err(ApiError::invalid_input(
+            "certificate has expired and cannot be revoked",
+        )),
+        _ => {
+            record.state = if hold {
+                CertificateState::Suspended { at: now }
+            } else {
+                CertificateState::Revoked {
+                    reason: reason.to_string(),
+                    at: now,
+                }
             };
             Ok(StatusCode::NO_CONTENT)
         }
-        RecordState::Revoked { .. } => Err(ApiError::invalid_input("certificate is already revoked")),
-        ref other => Err(ApiError::invalid_input(format!(
-            "certificate is {}, not issued",
-            other.wire_name()
-        ))),
     }
 }

@@ -1,12 +1,18 @@
-//! DigiCert Trust Lifecycle Manager: `/mpki/api/...`.
+//! DigiCert Trust Lifecycle Manager: `/mpki/api/...`, as the published spec shapes it.
 
+mod attributes;
 pub mod auth;
+mod bodies;
 mod certificate;
 mod enroll;
+mod fields;
+pub mod issue;
+mod lookup;
+mod order;
 mod paging;
 mod pickup;
 mod profile_list;
-pub mod request;
+mod renew;
 mod search;
 pub mod store;
 mod views;
@@ -22,13 +28,14 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/mpki/api/v1/hello", get(hello))
         .route("/mpki/api/v2/profile", get(profile_list::profiles))
+        .route("/mpki/api/v2/profile/{id}", get(profile_list::profile))
         .route("/mpki/api/v1/certificate", post(enroll::submit))
         .route("/mpki/api/v1/certificate/{serial}", get(certificate::status))
         .route(
             "/mpki/api/v1/certificate/{serial}/additional-formats",
             get(certificate::additional_formats),
         )
-        .route("/mpki/api/v1/certificate/{serial}/renew", post(enroll::renew))
+        .route("/mpki/api/v1/certificate/{serial}/renew", post(renew::renew))
         .route(
             "/mpki/api/v1/certificate/{serial}/revoke",
             put(certificate::revoke),

@@ -20,7 +20,7 @@ pub fn parse_page(pairs: &[(String, String)]) -> Result<Page, ApiError> {
             value
                 .trim()
                 .parse::<usize>()
-                .map_err(|_| ApiError::invalid_input(format!("{key} must be a number")))
+                .map_err(|_| ApiError::invalid_field(key.clone(), format!("{key} must be a number")))
         };
         match key.as_str() {
             "offset" => page.offset = number()?,

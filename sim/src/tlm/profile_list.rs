@@ -1,9 +1,10 @@
-//! `GET /mpki/api/v2/profile`: the profile catalogue as this API key sees it.
+//! `GET /mpki/api/v2/profile` (the catalogue as this API key sees it) and
+//! `GET /mpki/api/v2/profile/{id}` (one profile, as DigiCert's own clients read it).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
@@ -29,4 +30,19 @@ pub async fn profiles(
         .map(|profile| profile.to_json())
         .collect();
     Ok(Json(Value::Array(visible)))
+}
+
+/// One profile. An unknown id is 403 like a profile the key may not use: DigiCert's clients
+/// observe 403, not 404, for a bad profile id.
+pub async fn profile(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let grant = authenticate(&state, &headers)?;
+    state
+        .profile(&id)
+        .filter(|profile| grant.may_use(profile.id))
+        .map(|profile| Json(profile.to_json()))
+        .ok_or_else(|| ApiError::access_denied(format!("no access to profile {id}")))
 }

@@ -1,4 +1,7 @@
-//! `GET /mpki/api/v1/certificate-search`: the inventory, filtered by exact matches, newest first.
+//! `GET /mpki/api/v1/certificate-search`: issued certificates (never pending requests),
+//! filtered by exact matches, in serial-number order. Serials are random, so the order has
+//! nothing to do with age: a client that reads only the first page, or assumes newest first,
+//! misses certificates.
 
 use std::sync::Arc;
 
@@ -6,12 +9,16 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 use crate::errors::ApiError;
 use crate::state::{AppState, read};
 use crate::tlm::auth::authenticate;
 use crate::tlm::paging::{parse_page, query_pairs};
 use crate::tlm::views::status_view;
+
+/// The spec's status filter enum (items report the same words in lower case).
+const STATUSES: [&str; 4] = ["ISSUED", "EXPIRED", "REVOKED", "SUSPENDED"];
 
 #[derive(Debug, Default)]
 struct SearchFilters {
@@ -44,26 +51,35 @@ pub async fn search(
         };
         *slot = Some(value);
     }
+    if let Some(status) = &filters.status
+        && !STATUSES.iter().any(|known| known.eq_ignore_ascii_case(status))
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("status must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
     let store = read(&state.certificates);
     let mut hits: Vec<_> = store
+        .certificates()
         .iter()
         .filter(|record| grant.may_use(record.profile_id))
         .filter(|record| {
-            let thumbprint = record.certificate.as_ref().map(|c| c.thumbprint.as_str());
-            eq(&filters.common_name, record.order.subject.common_name.as_deref())
-                && eq(&filters.seat_id, record.seat_id.as_deref())
+            eq(&filters.common_name, record.issued.subject.common_name.as_deref())
+                && eq(&filters.seat_id, Some(&record.seat_id))
                 && eq(&filters.profile_id, Some(record.profile_id))
-                && eq_ignore_case(&filters.status, Some(record.state.wire_name()))
-                && eq_ignore_case(&filters.thumbprint, thumbprint)
+                && eq_ignore_case(&filters.status, Some(record.status(now)))
+                && eq_ignore_case(&filters.thumbprint, Some(&record.certificate.thumbprint))
                 && eq_ignore_case(&filters.serial_number, Some(&record.serial))
         })
         .collect();
-    hits.sort_by_key(|record| std::cmp::Reverse(record.seq));
+    hits.sort_by(|a, b| (&a.serial, &a.certificate.thumbprint).cmp(&(&b.serial, &b.certificate.thumbprint)));
     let items: Vec<Value> = hits
         .iter()
         .skip(page.offset)
         .take(page.limit)
-        .map(|record| status_view(&state, record, false))
+        .map(|record| status_view(&state, record, now))
         .collect();
     Ok(Json(
         json!({"total": hits.len(), "offset": page.offset, "limit": page.limit, "items": items}),

@@ -1,4 +1,4 @@
-//! The TLM error model: every documented code, in `{"errors":[{"code","message"}]}`.
+//! The TLM error model: DigiCert ONE's codes in `{"errors":[{"code","message","field"?}]}`.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -6,37 +6,34 @@ use serde_json::json;
 use crate::support::*;
 
 #[tokio::test]
-async fn missing_or_unknown_key_is_401() {
+async fn missing_or_unknown_key_is_401_invalid_api_key() {
     let sim = start().await;
     let anonymous = Tlm::with_key(&sim, None);
     let stranger = Tlm::with_key(&sim, Some("who-am-i"));
     for path in [
         "/mpki/api/v2/profile",
+        "/mpki/api/v2/profile/prof-x509",
         "/mpki/api/v1/certificate/AB",
         "/mpki/api/v1/certificate-search",
     ] {
         let missing = anonymous.get(path).await;
         assert_eq!(missing.status, StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(missing.error_code(), "AUTHORIZATION_ERROR");
-        assert_eq!(
-            missing.json()["errors"][0]["message"],
-            "No authentication data provided"
-        );
+        assert_eq!(missing.error_code(), "invalid_api_key");
+        assert_eq!(missing.error_message(), "No authentication data provided");
         let unknown = stranger.get(path).await;
         assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(unknown.error_code(), "AUTHORIZATION_ERROR");
+        assert_eq!(unknown.error_code(), "invalid_api_key");
     }
     let submit = anonymous.submit(&json!({})).await;
     assert_eq!(submit.status, StatusCode::UNAUTHORIZED);
-    let pickup = stranger
-        .post("/mpki/api/v1/certificate-pickup/r", &json!({}))
-        .await;
+    let pickup = stranger.pickup("r", "prof-pickup").await;
     assert_eq!(pickup.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
-async fn limited_key_gets_no_access_outside_its_profiles() {
+async fn limited_key_gets_access_denied_outside_its_profiles() {
     let sim = start().await;
+    let tlm = Tlm::new(&sim);
     let limited = Tlm::with_key(&sim, Some(LIMITED_KEY));
     let key = key_pair(KeyAlg::P256);
     let csr = csr_pem(&key, Some("limited.example.com"), &[]);
@@ -44,28 +41,33 @@ async fn limited_key_gets_no_access_outside_its_profiles() {
         .submit(&top_level_request("prof-pkcs7", &csr, "limited.example.com", &[]))
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert_eq!(refused.error_code(), "no_access");
-    assert_eq!(refused.json()["errors"][0]["message"], "Not enough permissions");
+    assert_eq!(refused.error_code(), "access_denied");
+    assert_eq!(refused.error_message(), "Not enough permissions");
     let allowed = limited
         .submit(&top_level_request("prof-x509", &csr, "limited.example.com", &[]))
         .await;
     assert_eq!(allowed.status, StatusCode::CREATED);
 
-    let other = Tlm::new(&sim)
-        .issue("prof-pkcs7", &key, "full.example.com", &[])
-        .await;
-    let serial = other["serial_number"].as_str().expect("serial");
-    let status = limited.status(serial).await;
-    assert_eq!(status.status, StatusCode::FORBIDDEN);
-    assert_eq!(status.error_code(), "no_access");
-    let revoke = limited
-        .put(&format!("/mpki/api/v1/certificate/{serial}/revoke"), &json!({}))
-        .await;
-    assert_eq!(revoke.status, StatusCode::FORBIDDEN);
+    let serial = tlm.issue_serial("prof-pkcs7", &key, "full.example.com").await;
+    for reply in [
+        limited.status(&serial).await,
+        limited
+            .get(&format!("/mpki/api/v1/certificate/{serial}/additional-formats"))
+            .await,
+        limited.revoke(&serial, None, "superseded").await,
+        limited.get("/mpki/api/v2/profile/prof-pkcs7").await,
+    ] {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+        assert_eq!(reply.error_code(), "access_denied");
+    }
+    let request_id = tlm.request_id("prof-pickup", &key, "pickup.example.com").await;
+    let pickup = limited.pickup(&request_id, "prof-pickup").await;
+    assert_eq!(pickup.status, StatusCode::FORBIDDEN);
+    assert_eq!(pickup.error_code(), "access_denied");
 }
 
 #[tokio::test]
-async fn invalid_input_field_for_every_bad_submit() {
+async fn every_bad_submit_names_its_field() {
     let sim = start().await;
     let tlm = Tlm::new(&sim);
     let key = key_pair(KeyAlg::P256);
@@ -73,28 +75,28 @@ async fn invalid_input_field_for_every_bad_submit() {
 
     let not_json = tlm.post_raw("/mpki/api/v1/certificate", "{not json").await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
-    assert_eq!(not_json.error_code(), "invalid_input_field");
+    assert_eq!(not_json.error_code(), "invalid_request");
+    let not_object = tlm.post_raw("/mpki/api/v1/certificate", "[]").await;
+    assert_eq!(not_object.error_code(), "invalid_request");
     let wrong_type = tlm
         .post_raw(
             "/mpki/api/v1/certificate",
-            r#"{"profile":{"id":"prof-x509"},"csr":42}"#,
+            r#"{"profile":{"id":"prof-x509"},"seat":{"seat_id":"s"},"csr":42}"#,
         )
         .await;
-    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
-    assert_eq!(wrong_type.error_code(), "invalid_input_field");
+    wrong_type.assert_invalid_field("csr");
 
+    let seat = json!({"seat_id": "s"});
     let cases = [
-        ("no profile", json!({"csr": good_csr})),
+        ("profile", json!({"seat": seat, "csr": good_csr})),
         (
-            "unknown profile",
+            "profile.id",
             top_level_request("prof-nope", &good_csr, "ok.example.com", &[]),
         ),
+        ("seat", json!({"profile": {"id": "prof-x509"}, "csr": good_csr})),
+        ("csr", json!({"profile": {"id": "prof-x509"}, "seat": seat})),
         (
-            "no csr",
-            json!({"profile": {"id": "prof-x509"}, "attributes": {"subject": {"common_name": "a.com"}}}),
-        ),
-        (
-            "garbage csr",
+            "csr",
             top_level_request(
                 "prof-x509",
                 "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----",
@@ -102,17 +104,18 @@ async fn invalid_input_field_for_every_bad_submit() {
                 &[],
             ),
         ),
-        ("not pem", top_level_request("prof-x509", "hello", "a.com", &[])),
+        ("csr", top_level_request("prof-x509", "hello!", "a.com", &[])),
         (
-            "no names",
-            json!({"profile": {"id": "prof-x509"}, "csr": csr_pem(&key, None, &[])}),
+            "attributes",
+            minimal_request("prof-x509", &csr_pem(&key, None, &[])),
         ),
         (
-            "bad validity",
-            json!({"profile": {"id": "prof-x509"}, "csr": good_csr, "validity": {"unit": "fortnights", "duration": 1}}),
+            "validity.unit",
+            json!({"profile": {"id": "prof-x509"}, "seat": seat, "csr": good_csr,
+                   "validity": {"unit": "fortnights", "duration": 1}}),
         ),
         (
-            "bad dns name",
+            "attributes.extensions.san.dns_names",
             top_level_request(
                 "prof-x509",
                 &good_csr,
@@ -121,41 +124,47 @@ async fn invalid_input_field_for_every_bad_submit() {
             ),
         ),
         (
-            "disabled",
+            "profile.id",
             top_level_request("prof-disabled", &good_csr, "ok.example.com", &[]),
         ),
         (
-            "scep",
+            "profile.id",
             top_level_request("prof-scep", &good_csr, "ok.example.com", &[]),
         ),
         (
-            "cn required",
-            json!({"profile": {"id": "prof-cn-required"}, "csr": csr_pem(&key, None, &["san-only.example.com"])}),
+            "attributes.subject.common_name",
+            minimal_request(
+                "prof-cn-required",
+                &csr_pem(&key, None, &["san-only.example.com"]),
+            ),
         ),
     ];
-    for (name, body) in cases {
-        let reply = tlm.submit(&body).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name}: {}", reply.text);
-        assert_eq!(reply.error_code(), "invalid_input_field", "{name}");
+    for (field, body) in cases {
+        tlm.submit(&body).await.assert_invalid_field(field);
     }
 
-    let tlm_ref = &tlm;
-    let message = |body| async move { tlm_ref.submit(&body).await.json()["errors"][0]["message"].clone() };
+    let message = |reply: Reply| reply.error_message();
     assert_eq!(
-        message(top_level_request("prof-disabled", &good_csr, "a.com", &[])).await,
+        message(
+            tlm.submit(&top_level_request("prof-disabled", &good_csr, "a.com", &[]))
+                .await
+        ),
         "profile is disabled"
     );
     assert_eq!(
-        message(top_level_request("prof-scep", &good_csr, "a.com", &[])).await,
+        message(
+            tlm.submit(&top_level_request("prof-scep", &good_csr, "a.com", &[]))
+                .await
+        ),
         "profile does not allow rest_api enrollment"
     );
-    let garbage = message(top_level_request("prof-x509", "hello", "a.com", &[])).await;
-    assert!(
-        garbage.as_str().is_some_and(|m| m.starts_with("Invalid CSR")),
-        "{garbage}"
+    let garbage = message(
+        tlm.submit(&top_level_request("prof-x509", "hello!", "a.com", &[]))
+            .await,
     );
+    assert!(garbage.starts_with("Invalid CSR"), "{garbage}");
 
-    // Same CN-required profile with a CN is fine; SAN-only is fine on a normal profile.
+    // The same CN-required profile with a CN is fine; SAN-only is fine on a normal profile.
     let with_cn = tlm
         .submit(&top_level_request(
             "prof-cn-required",
@@ -166,9 +175,10 @@ async fn invalid_input_field_for_every_bad_submit() {
         .await;
     assert_eq!(with_cn.status, StatusCode::CREATED);
     let san_only = tlm
-        .submit(
-            &json!({"profile": {"id": "prof-x509"}, "csr": csr_pem(&key, None, &["san-only.example.com"])}),
-        )
+        .submit(&minimal_request(
+            "prof-x509",
+            &csr_pem(&key, None, &["san-only.example.com"]),
+        ))
         .await;
     assert_eq!(san_only.status, StatusCode::CREATED);
 }
@@ -194,12 +204,8 @@ async fn tampered_csr_signature_is_refused() {
             &[],
         ))
         .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.error_code(), "invalid_input_field");
-    let message = reply.json()["errors"][0]["message"]
-        .as_str()
-        .expect("message")
-        .to_string();
+    reply.assert_invalid_field("csr");
+    let message = reply.error_message();
     assert!(
         message.contains("Invalid CSR") && message.contains("signature"),
         "{message}"
@@ -207,33 +213,40 @@ async fn tampered_csr_signature_is_refused() {
 }
 
 #[tokio::test]
-async fn unknown_serials_are_404_not_found() {
+async fn unknown_serials_are_404_resource_not_found() {
     let sim = start().await;
     let tlm = Tlm::new(&sim);
-    for path in [
-        "/mpki/api/v1/certificate/00DEAD",
-        "/mpki/api/v1/certificate/00DEAD/additional-formats",
+    let csr = csr_pem(&key_pair(KeyAlg::P256), Some("x.example.com"), &[]);
+    for reply in [
+        tlm.status("00DEAD").await,
+        tlm.get("/mpki/api/v1/certificate/00DEAD/additional-formats")
+            .await,
+        tlm.revoke("00DEAD", None, "superseded").await,
+        tlm.renew("00DEAD", None, &json!({"csr": csr})).await,
+        tlm.pickup("req-nope", "prof-pickup").await,
     ] {
-        let reply = tlm.get(path).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(reply.error_code(), "not_found");
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
+        assert_eq!(reply.error_code(), "resource_not_found");
     }
-    let revoke = tlm
-        .put("/mpki/api/v1/certificate/00DEAD/revoke", &json!({}))
-        .await;
-    assert_eq!(revoke.status, StatusCode::NOT_FOUND);
-    assert_eq!(revoke.error_code(), "not_found");
 }
 
 #[tokio::test]
 async fn serials_match_case_insensitively() {
     let sim = start().await;
     let tlm = Tlm::new(&sim);
-    let body = tlm
-        .issue("prof-x509", &key_pair(KeyAlg::P256), "case.example.com", &[])
+    let serial = tlm
+        .issue_serial("prof-x509", &key_pair(KeyAlg::P256), "case.example.com")
         .await;
-    let serial = body["serial_number"].as_str().expect("serial");
     let status = tlm.status(&serial.to_ascii_lowercase()).await;
     assert_eq!(status.status, StatusCode::OK);
     assert_eq!(status.json()["serial_number"], serial);
+}
+
+#[tokio::test]
+async fn an_unknown_profile_id_is_403_access_denied() {
+    let sim = start().await;
+    let tlm = Tlm::new(&sim);
+    let unknown = tlm.get("/mpki/api/v2/profile/prof-nope").await;
+    assert_eq!(unknown.status, StatusCode::FORBIDDEN);
+    assert_eq!(unknown.error_code(), "access_denied");
 }

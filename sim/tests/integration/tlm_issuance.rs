@@ -1,7 +1,9 @@
-//! Issuance through every key type, both request shapes and both delivery formats.
+//! Issuance through every key type, both delivery formats, the CA chain, and every subject
+//! field read back from the certificate.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
 use x509_parser::extensions::GeneralName;
 
 use crate::support::*;
@@ -17,8 +19,32 @@ fn chain_from_formats(formats: &Value) -> Vec<Vec<u8>> {
         .collect()
 }
 
+fn dns_sans(der: &[u8]) -> Vec<String> {
+    parse_cert(der)
+        .subject_alternative_name()
+        .expect("san ext")
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn lifetime(status: &Value) -> time::Duration {
+    let at = |field: &str| {
+        time::OffsetDateTime::parse(status[field].as_str().expect(field), &Rfc3339).expect("RFC 3339")
+    };
+    at("valid_to") - at("valid_from")
+}
+
 #[tokio::test]
-async fn x509_delivery_for_every_key_type_top_level_shape() {
+async fn x509_delivery_for_every_key_type() {
     let sim = start().await;
     let tlm = Tlm::new(&sim);
     for alg in ALL_KEY_ALGS {
@@ -52,20 +78,7 @@ async fn x509_delivery_for_every_key_type_top_level_shape() {
             .next()
             .and_then(|a| a.as_str().ok());
         assert_eq!(cn, Some("app.example.com"), "attributes win over the CSR's CN");
-        let san = leaf
-            .subject_alternative_name()
-            .expect("san ext")
-            .expect("san present");
-        let dns: Vec<String> = san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                GeneralName::DNSName(d) => Some(d.to_string()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(dns, vec!["app.example.com", "www.example.com"]);
+        assert_eq!(dns_sans(&leaf_der), vec!["app.example.com", "www.example.com"]);
         let eku = leaf
             .extended_key_usage()
             .expect("eku ext")
@@ -91,22 +104,9 @@ async fn x509_delivery_for_every_key_type_top_level_shape() {
         };
         assert_eq!(status["signature_algorithm"], expected_alg);
         assert_eq!(status["key_size"], expected_size);
+        assert_eq!(status_der(&status), leaf_der, "base64 DER of the leaf");
         assert_eq!(
-            single_cert_der(status["certificate"].as_str().expect("certificate")),
-            leaf_der
-        );
-        let valid_from = time::OffsetDateTime::parse(
-            status["valid_from"].as_str().expect("valid_from"),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .expect("RFC 3339");
-        let valid_to = time::OffsetDateTime::parse(
-            status["valid_to"].as_str().expect("valid_to"),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .expect("RFC 3339");
-        assert_eq!(
-            valid_to - valid_from,
+            lifetime(&status),
             time::Duration::days(30),
             "requested validity honoured"
         );
@@ -136,18 +136,43 @@ async fn x509_delivery_for_every_key_type_top_level_shape() {
 }
 
 #[tokio::test]
-async fn pkcs7_delivery_for_every_key_type_nested_shape() {
+async fn include_ca_chain_appends_the_intermediate() {
+    let sim = start().await;
+    let tlm = Tlm::new(&sim);
+    let key = key_pair(KeyAlg::P256);
+    let mut body = top_level_request(
+        "prof-x509",
+        &csr_pem(&key, None, &[]),
+        "chain.example.com",
+        &["chain.example.com"],
+    );
+    body["include_ca_chain"] = json!(true);
+    let reply = tlm.submit(&body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let blocks = pem_blocks(reply.json()["certificate"].as_str().expect("certificate"));
+    assert_eq!(blocks.len(), 2, "leaf, then intermediate");
+    assert!(blocks.iter().all(|(label, _)| label == "CERTIFICATE"));
+    assert_eq!(blocks[1].1, single_cert_der(sim.intermediate_pem()));
+    verify_chain(
+        &blocks[0].1,
+        &blocks[1].1,
+        &single_cert_der(sim.root_ca_pem()),
+        sim.root_ca_pem(),
+        &spki_der(&key),
+    );
+}
+
+#[tokio::test]
+async fn pkcs7_delivery_for_every_key_type() {
     let sim = start().await;
     let tlm = Tlm::new(&sim);
     for alg in ALL_KEY_ALGS {
         let key = key_pair(alg);
-        let csr = csr_pem(&key, None, &["nested.example.com"]);
-        let reply = tlm
-            .submit(&nested_request("prof-pkcs7", &csr, "nested.example.com"))
-            .await;
+        let csr = csr_pem(&key, None, &["p7.example.com"]);
+        let reply = tlm.submit(&minimal_request("prof-pkcs7", &csr)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{alg:?}: {}", reply.text);
         let body = reply.json();
-        assert_eq!(body["delivery_format"], "pkcs7");
+        assert_eq!(body["delivery_format"], "PKCS7");
         let pkcs7 = body["certificate"].as_str().expect("certificate");
         assert!(pkcs7.starts_with("-----BEGIN PKCS7-----"));
         let [leaf, intermediate, root] = order_chain(pkcs7_certificates(pkcs7));
@@ -155,15 +180,67 @@ async fn pkcs7_delivery_for_every_key_type_nested_shape() {
 
         let serial = body["serial_number"].as_str().expect("serial");
         let status = tlm.status(serial).await.json();
-        assert_eq!(
-            status["seat"]["seat_id"], "nested@example.com",
-            "nested seat.id accepted"
-        );
-        assert_eq!(
-            single_cert_der(status["certificate"].as_str().expect("leaf")),
-            leaf
-        );
+        assert_eq!(status["seat"]["seat_id"], "seat@example.com");
+        assert_eq!(status_der(&status), leaf);
     }
+}
+
+#[tokio::test]
+async fn every_subject_field_is_in_the_certificate() {
+    let sim = start().await;
+    let tlm = Tlm::new(&sim);
+    let mut body = minimal_request("prof-x509", &csr_pem(&key_pair(KeyAlg::P256), None, &[]));
+    body["attributes"] = json!({
+        "subject": {
+            "common_name": "dn.example.com",
+            "organization_name": "Example Org",
+            "organization_units": ["Ops", "Web"],
+            "street_address": ["1 Main St", "Floor 2"],
+            "domain_component": ["example", "com"],
+            "country": "us",
+            "state": "Utah",
+            "locality": "Lehi",
+            "postal_code": "84043"
+        },
+        "extensions": {"san": {"dns_names": ["dn.example.com"]}}
+    });
+    let reply = tlm.submit(&body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let body = reply.json();
+    let leaf_der = single_cert_der(body["certificate"].as_str().expect("certificate"));
+    let leaf = parse_cert(&leaf_der);
+    leaf.verify_signature(Some(
+        parse_cert(&single_cert_der(sim.intermediate_pem())).public_key(),
+    ))
+    .expect("still signed by the intermediate");
+    let subject = leaf.subject();
+    let values = |oid: &x509_parser::der_parser::Oid<'_>| -> Vec<String> {
+        subject
+            .iter_by_oid(oid)
+            .map(|a| a.as_str().expect("string").to_string())
+            .collect()
+    };
+    use x509_parser::oid_registry as oids;
+    assert_eq!(values(&oids::OID_X509_ORGANIZATIONAL_UNIT), ["Ops", "Web"]);
+    assert_eq!(values(&oids::OID_X509_STREET_ADDRESS), ["1 Main St", "Floor 2"]);
+    assert_eq!(values(&oids::OID_DOMAIN_COMPONENT), ["example", "com"]);
+    assert_eq!(values(&oids::OID_X509_ORGANIZATION_NAME), ["Example Org"]);
+    assert_eq!(values(&oids::OID_X509_COUNTRY_NAME), ["US"]);
+    assert_eq!(values(&oids::OID_X509_STATE_OR_PROVINCE_NAME), ["Utah"]);
+    assert_eq!(values(&oids::OID_X509_LOCALITY_NAME), ["Lehi"]);
+    assert_eq!(values(&oids::OID_X509_POSTAL_CODE), ["84043"]);
+    assert_eq!(values(&oids::OID_X509_COMMON_NAME), ["dn.example.com"]);
+
+    let status = tlm
+        .status(body["serial_number"].as_str().expect("serial"))
+        .await
+        .json();
+    assert_eq!(status["subject"]["organization_units"], json!(["Ops", "Web"]));
+    assert_eq!(
+        status["subject"]["street_address"],
+        json!(["1 Main St", "Floor 2"])
+    );
+    assert_eq!(status["subject"]["postal_code"], "84043");
 }
 
 #[tokio::test]
@@ -176,9 +253,7 @@ async fn names_fall_back_to_the_csr_and_all_san_kinds_are_issued() {
         Some("from-csr.example.com"),
         &["csr-only.example.com", "192.0.2.7"],
     );
-    let reply = tlm
-        .submit(&json!({"profile": {"id": "prof-x509"}, "csr": csr}))
-        .await;
+    let reply = tlm.submit(&minimal_request("prof-x509", &csr)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     let leaf_der = single_cert_der(reply.json()["certificate"].as_str().expect("certificate"));
     let leaf = parse_cert(&leaf_der);
@@ -199,23 +274,22 @@ async fn names_fall_back_to_the_csr_and_all_san_kinds_are_issued() {
     assert!(san.contains(&GeneralName::DNSName("csr-only.example.com")));
     assert!(san.contains(&GeneralName::IPAddress(&[192, 0, 2, 7])));
 
-    let reply = tlm
-        .submit(&json!({
-            "profile": {"id": "prof-x509"},
-            "csr": csr_pem(&key, None, &[]),
-            "attributes": {
-                "subject": {"common_name": "all.example.com", "organization_name": "Example Org", "country": "us"},
-                "extensions": {"san": {
-                    "dns_names": ["all.example.com", "bücher.example.com"],
-                    "ip_addresses": ["2001:db8::1"],
-                    "emails": ["ops@example.com"],
-                    "uris": ["spiffe://example.com/app"]
-                }}
-            }
-        }))
-        .await;
+    let mut body = minimal_request("prof-x509", &csr_pem(&key, None, &[]));
+    body["attributes"] = json!({
+        "subject": {"common_name": "all.example.com", "organization_name": "Example Org", "country": "us"},
+        "extensions": {"san": {
+            "dns_names": ["all.example.com", "bücher.example.com"],
+            "ip_addresses": ["2001:db8::1"],
+            "emails": ["ops@example.com"],
+            "uris": ["spiffe://example.com/app"],
+            "user_principal_names": ["svc@example.com"],
+            "registered_ids": ["1.2.3.4"]
+        }}
+    });
+    let reply = tlm.submit(&body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    let leaf_der = single_cert_der(reply.json()["certificate"].as_str().expect("certificate"));
+    let body = reply.json();
+    let leaf_der = single_cert_der(body["certificate"].as_str().expect("certificate"));
     let leaf = parse_cert(&leaf_der);
     let san = leaf
         .subject_alternative_name()
@@ -234,114 +308,51 @@ async fn names_fall_back_to_the_csr_and_all_san_kinds_are_issued() {
         san.iter()
             .any(|n| matches!(n, GeneralName::IPAddress(b) if b.len() == 16))
     );
+    assert!(
+        san.iter().any(|n| matches!(n, GeneralName::OtherName(..))),
+        "the UPN"
+    );
     assert_eq!(
         leaf.subject().to_string(),
         "C=US, O=Example Org, CN=all.example.com"
     );
+    let status = tlm
+        .status(body["serial_number"].as_str().expect("serial"))
+        .await
+        .json();
+    assert_eq!(status["san"]["user_principal_names"], json!(["svc@example.com"]));
+    assert_eq!(status["san"]["registered_ids"], json!(["1.2.3.4"]));
 }
 
 #[tokio::test]
-async fn short_profile_ignores_requested_validity() {
+async fn validity_units_and_the_short_profile() {
     let sim = start_with(|o| o.short_validity = std::time::Duration::from_secs(90)).await;
     let tlm = Tlm::new(&sim);
-    let body = tlm
-        .issue("prof-short", &key_pair(KeyAlg::P256), "short.example.com", &[])
-        .await;
+    let key = key_pair(KeyAlg::P256);
+    for (unit, duration, expected) in [
+        ("hours", 2, time::Duration::hours(2)),
+        ("minutes", 45, time::Duration::minutes(45)),
+        ("months", 1, time::Duration::days(30)),
+        ("years", 1, time::Duration::days(365)),
+    ] {
+        let mut body = minimal_request("prof-x509", &csr_pem(&key, Some("v.example.com"), &[]));
+        body["validity"] = json!({"unit": unit, "duration": duration});
+        let reply = tlm.submit(&body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{unit}: {}", reply.text);
+        let serial = reply.json()["serial_number"]
+            .as_str()
+            .expect("serial")
+            .to_string();
+        assert_eq!(lifetime(&tlm.status(&serial).await.json()), expected, "{unit}");
+    }
+    let body = tlm.issue("prof-short", &key, "short.example.com", &[]).await;
     let leaf_der = single_cert_der(body["certificate"].as_str().expect("certificate"));
-    let validity = parse_cert(&leaf_der)
+    let left = parse_cert(&leaf_der)
         .validity()
         .time_to_expiration()
         .expect("not expired");
     assert!(
-        validity.whole_seconds() <= 90 && validity.whole_seconds() > 60,
-        "lifetime {validity}"
+        left.whole_seconds() <= 90 && left.whole_seconds() > 60,
+        "lifetime {left}"
     );
-}
-
-#[tokio::test]
-async fn profiles_are_listed_paged_and_filtered_by_key() {
-    let sim = start().await;
-    let all = Tlm::new(&sim).get("/mpki/api/v2/profile").await;
-    assert_eq!(all.status, StatusCode::OK);
-    let all = all.json();
-    let ids: Vec<&str> = all
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|p| p["id"].as_str().expect("id"))
-        .collect();
-    assert_eq!(
-        ids,
-        [
-            "prof-x509",
-            "prof-pkcs7",
-            "prof-pending",
-            "prof-short",
-            "prof-cn-required",
-            "prof-pickup",
-            "prof-disabled",
-            "prof-scep"
-        ]
-    );
-    let pkcs7 = &all[1];
-    assert_eq!(pkcs7["certificate_delivery_format"], "pkcs7");
-    assert_eq!(pkcs7["enrollment_method"], "rest_api");
-    assert_eq!(pkcs7["status"], "Active");
-    assert_eq!(pkcs7["renewal_period_days"], 30);
-    assert_eq!(
-        pkcs7["certificate"]["validity"],
-        json!({"unit": "days", "duration": 365})
-    );
-    assert_eq!(all[6]["status"], "Disabled");
-    assert_eq!(all[7]["enrollment_method"], "scep");
-
-    let page = Tlm::new(&sim)
-        .get("/mpki/api/v2/profile?offset=2&limit=2")
-        .await
-        .json();
-    let ids: Vec<&str> = page
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|p| p["id"].as_str().expect("id"))
-        .collect();
-    assert_eq!(ids, ["prof-pending", "prof-short"]);
-    let past_end = Tlm::new(&sim).get("/mpki/api/v2/profile?offset=50").await;
-    assert_eq!(past_end.json(), json!([]));
-    let bad = Tlm::new(&sim).get("/mpki/api/v2/profile?limit=lots").await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-
-    let limited = Tlm::with_key(&sim, Some(LIMITED_KEY))
-        .get("/mpki/api/v2/profile")
-        .await
-        .json();
-    assert_eq!(limited.as_array().map(|a| a.len()), Some(1));
-    assert_eq!(limited[0]["id"], "prof-x509");
-}
-
-#[tokio::test]
-async fn hello_needs_no_auth() {
-    let sim = start().await;
-    let reply = Tlm::with_key(&sim, None).get("/mpki/api/v1/hello").await;
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.text, "hello");
-    assert!(
-        reply
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("text/plain"))
-    );
-}
-
-#[tokio::test]
-async fn sim_ca_endpoint_matches_the_library_view() {
-    let sim = start().await;
-    let ca = send(client().get(format!("{}/sim/ca", sim.url()))).await.json();
-    assert_eq!(ca["root_pem"], sim.root_ca_pem());
-    assert_eq!(ca["intermediate_pem"], sim.intermediate_pem());
-    assert!(ca.get("tls_ca_pem").is_none());
-    let root = single_cert_der(sim.root_ca_pem());
-    let intermediate = single_cert_der(sim.intermediate_pem());
-    parse_cert(&intermediate)
-        .verify_signature(Some(parse_cert(&root).public_key()))
-        .expect("linked");
 }

@@ -15,6 +15,14 @@ use crate::pki::{LeafInfo, PrivateKey};
 
 const NOW: i64 = 1_800_000_000;
 
+fn submit(renew_serial: Option<String>) -> Step {
+    Step::Submit {
+        renew_serial,
+        mark_first: false,
+        in_flight_since: None,
+    }
+}
+
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(s).unwrap()
 }
@@ -26,6 +34,7 @@ struct World {
     issuer: IssuerView,
     now: Timestamp,
     last_poll: Option<Timestamp>,
+    issued_check: Option<IssuedCheck>,
 }
 
 impl World {
@@ -46,9 +55,13 @@ impl World {
             issuer: IssuerView::Ready(ReadyIssuer {
                 renewal_period_days: Some(30),
                 revoke_on_delete: false,
+                may_need_approval: false,
+                validity_override: true,
+                profile_validity: None,
             }),
             now: at(NOW),
             last_poll: None,
+            issued_check: None,
         }
     }
 
@@ -85,6 +98,7 @@ impl World {
             issuer: &self.issuer,
             now: self.now,
             last_poll: self.last_poll,
+            issued_check: self.issued_check.as_ref(),
         })
     }
 
@@ -167,7 +181,7 @@ fn recorded_key_is_submitted_then_polled() {
         facts: Some(facts.clone()),
         created: None,
     });
-    assert_eq!(w.decide(), Step::Submit { renew_serial: None });
+    assert_eq!(w.decide(), submit(None));
     w.status().pending_request = Some(PendingRequest {
         serial_number: Some("AB".into()),
         pickup_request_id: None,
@@ -205,10 +219,10 @@ fn request_for_an_older_generation_or_other_key_is_resubmitted() {
         submitted_at: Time(at(NOW)),
         polls: 0,
     });
-    assert_eq!(w.decide(), Step::Submit { renew_serial: None });
+    assert_eq!(w.decide(), submit(None));
     w.status().pending_request.as_mut().unwrap().generation = 1;
     w.status().pending_request.as_mut().unwrap().public_key_sha256 = "other".into();
-    assert_eq!(w.decide(), Step::Submit { renew_serial: None });
+    assert_eq!(w.decide(), submit(None));
 }
 
 #[test]
@@ -275,12 +289,7 @@ fn renewal_time_triggers_renewal_through_the_renew_endpoint_inside_the_window() 
         .unwrap()
         .serial_hex
         .clone();
-    assert_eq!(
-        w.decide(),
-        Step::Submit {
-            renew_serial: Some(serial)
-        }
-    );
+    assert_eq!(w.decide(), submit(Some(serial)));
 }
 
 #[test]
@@ -295,7 +304,7 @@ fn renewal_outside_the_window_submits_a_new_request() {
         facts: Some(World::key_facts()),
         created: None,
     });
-    assert_eq!(w.decide(), Step::Submit { renew_serial: None });
+    assert_eq!(w.decide(), submit(None));
 }
 
 #[test]
@@ -484,4 +493,114 @@ fn unchecked_issuer_is_waited_for_quietly() {
             requeue_after: Duration::from_secs(5)
         }
     );
+}
+
+#[test]
+fn approval_profiles_record_the_submit_first_and_recover_an_unanswered_one() {
+    let mut w = World::new();
+    if let IssuerView::Ready(r) = &mut w.issuer {
+        r.may_need_approval = true;
+    }
+    let facts = World::key_facts();
+    w.status().next_private_key_secret_name = Some("web-abcde".into());
+    w.next_key = Some(NextKey {
+        name: "web-abcde".into(),
+        facts: Some(facts.clone()),
+        created: None,
+    });
+    assert_eq!(
+        w.decide(),
+        Step::Submit {
+            renew_serial: None,
+            mark_first: true,
+            in_flight_since: None
+        }
+    );
+    // The record says a submit went out and nothing came back (a crash): find it, do not
+    // simply order again.
+    w.status().pending_request = Some(PendingRequest {
+        serial_number: None,
+        pickup_request_id: None,
+        public_key_sha256: facts.spki_sha256.clone(),
+        generation: 1,
+        submitted_at: Time(at(NOW - 600)),
+        polls: 0,
+    });
+    assert_eq!(
+        w.decide(),
+        Step::Submit {
+            renew_serial: None,
+            mark_first: false,
+            in_flight_since: Some(at(NOW - 600))
+        }
+    );
+    w.status().pending_request.as_mut().unwrap().pickup_request_id = Some("req-1".into());
+    assert_eq!(
+        w.decide(),
+        Step::Pickup {
+            request_id: "req-1".into()
+        }
+    );
+}
+
+#[test]
+fn issued_certificate_is_checked_in_tlm_when_due_and_reissued_when_revoked() {
+    let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
+    let serial = w
+        .secret
+        .as_ref()
+        .unwrap()
+        .matched_leaf()
+        .unwrap()
+        .serial_hex
+        .clone();
+    w.issued_check = Some(IssuedCheck {
+        serial: Some(serial.clone()),
+        due: at(NOW + 100),
+        terminal_state: None,
+    });
+    assert_eq!(
+        w.decide(),
+        Step::Idle {
+            requeue_after: Duration::from_secs(100)
+        }
+    );
+    w.issued_check.as_mut().unwrap().due = at(NOW - 1);
+    assert_eq!(
+        w.decide(),
+        Step::CheckIssued {
+            serial: serial.clone()
+        }
+    );
+    // No check while the issuer cannot answer.
+    let ready = w.issuer.clone();
+    w.issuer = IssuerView::NotReady {
+        reason: "Unreachable".into(),
+        message: "down".into(),
+    };
+    assert!(matches!(w.decide(), Step::Idle { .. }));
+    w.issuer = ready;
+    w.issued_check = Some(IssuedCheck {
+        serial: Some(serial.clone()),
+        due: at(NOW + 100),
+        terminal_state: Some("suspended".into()),
+    });
+    let step = w.decide();
+    assert_eq!(
+        step,
+        Step::BeginIssuance {
+            reason: IssueReason::InvalidInTlm {
+                serial: serial.clone(),
+                state: "suspended".into()
+            }
+        }
+    );
+    let Step::BeginIssuance { reason } = step else {
+        unreachable!()
+    };
+    assert_eq!(reason.reason(), "SuspendedInTLM");
+    assert!(!reason.keeps_serving());
+    // A verdict about another serial says nothing about this one.
+    w.issued_check.as_mut().unwrap().serial = Some("0123".into());
+    assert!(matches!(w.decide(), Step::Idle { .. }));
 }

@@ -1,0 +1,198 @@
+//! Delivery: the chain completed from TLM, verified against our key and the spec, then written
+//! to the Secret in one server-side apply. Nothing reaches the Secret before every check passed.
+
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
+
+use super::failure::{fail, on_tlm_error};
+use super::{client_for, key_in, next_private_key, secret_text, secrets};
+use crate::certificate::observe::{IssuerRefd, Observation};
+use crate::certificate::observed::TargetSecret;
+use crate::certificate::secret::target_secret;
+use crate::certificate::spec::DesiredNames;
+use crate::certificate::{Flow, ReconcileError};
+use crate::clients::error::ErrorClass;
+use crate::clients::tlm::TlmClient;
+use crate::context::Context;
+use crate::crash;
+use crate::labels::{FIELD_MANAGER, SERIAL_NUMBER};
+use crate::pki::{CertDer, LeafInfo, certs_from_delivery, certs_from_pem, order_chain, verify_chain};
+
+/// Fetches the chain, verifies it against our key and the spec, and writes the Secret.
+pub(super) async fn complete(
+    ctx: &Context,
+    obs: &mut Observation,
+    issuer: &IssuerRefd,
+    client: &TlmClient,
+    serial: &str,
+    delivered: Option<String>,
+) -> Result<Flow, ReconcileError> {
+    let key = next_private_key(obs)?;
+    let mut certs: Vec<CertDer> = Vec::new();
+    match client.additional_formats(serial).await {
+        Ok(formats) => {
+            for entry in &formats.x509_cert_chain {
+                match certs_from_pem(&entry.cert_blob) {
+                    Ok(found) => certs.extend(found),
+                    Err(e) => {
+                        return fail(
+                            ctx,
+                            obs,
+                            "InvalidChain",
+                            format!("TLM returned an unreadable chain: {e}"),
+                        )
+                        .await;
+                    }
+                }
+            }
+            if certs.is_empty()
+                && let Some(p7) = &formats.pkcs7
+            {
+                match certs_from_delivery(p7) {
+                    Ok(found) => certs.extend(found),
+                    Err(e) => {
+                        return fail(
+                            ctx,
+                            obs,
+                            "InvalidChain",
+                            format!("TLM returned an unreadable PKCS#7: {e}"),
+                        )
+                        .await;
+                    }
+                }
+            }
+        }
+        // Without the extra formats the delivered certificate may still carry the chain.
+        Err(e) if delivered.is_some() && !matches!(e.class(), ErrorClass::Transient | ErrorClass::Auth) => {
+            tracing::warn!(error = %e, "additional formats unavailable; using the delivered certificate");
+        }
+        Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
+    }
+    if let Some(text) = &delivered {
+        match certs_from_delivery(text) {
+            Ok(found) => certs.extend(
+                found
+                    .into_iter()
+                    .filter(|c| !certs.contains(c))
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) if certs.is_empty() => {
+                return fail(
+                    ctx,
+                    obs,
+                    "InvalidCertificate",
+                    format!("TLM delivered an unreadable certificate: {e}"),
+                )
+                .await;
+            }
+            Err(_) => {}
+        }
+    }
+    let chain = match order_chain(&certs, Some(&key.spki_der())) {
+        Ok(chain) => chain,
+        Err(e) => {
+            return fail(
+                ctx,
+                obs,
+                "KeyMismatch",
+                format!("issued certificate {serial} is unusable: {e}"),
+            )
+            .await;
+        }
+    };
+    if let Err(e) = verify_chain(&chain) {
+        return fail(
+            ctx,
+            obs,
+            "InvalidChain",
+            format!("chain of certificate {serial} does not verify: {e}"),
+        )
+        .await;
+    }
+    let leaf = match LeafInfo::parse(&chain[0]) {
+        Ok(leaf) => leaf,
+        Err(e) => return fail(ctx, obs, "InvalidCertificate", e.to_string()).await,
+    };
+    if let Some(why) = DesiredNames::of(&obs.cert.spec).mismatch(&leaf) {
+        return fail(
+            ctx,
+            obs,
+            "CertificateMismatch",
+            format!("TLM issued certificate {serial} whose {why}"),
+        )
+        .await;
+    }
+    let secret = target_secret(&obs.cert, &key, &chain, &leaf).map_err(ReconcileError::Pki)?;
+    let applied = secrets(ctx, obs)
+        .patch(
+            &obs.cert.spec.secret_name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+    obs.secret = Some(applied);
+    ctx.memory.update(&obs.uid(), |m| {
+        m.maybe_submitted = false;
+        m.delivered = None;
+    });
+    tracing::info!(certificate = %obs.cert.name_any(), serial = %leaf.serial_hex, "certificate written to Secret");
+    crash::point("after-secret");
+    Ok(Flow::Continue)
+}
+
+/// Rewrites the Secret from its own key and certificate (labels, annotations, extra formats).
+pub async fn repair_secret(
+    ctx: &Context,
+    obs: &mut Observation,
+    issuer: Result<&IssuerRefd, &crate::certificate::observed::IssuerView>,
+) -> Result<Flow, ReconcileError> {
+    let Some(secret) = obs.secret.clone() else {
+        return Ok(Flow::Continue);
+    };
+    let text = |k: &str| secret_text(Some(&secret), k);
+    let key = key_in(Some(&secret))?;
+    let mut certs = certs_from_pem(&text("tls.crt")).map_err(ReconcileError::Pki)?;
+    match certs_from_pem(&text("ca.crt")) {
+        Ok(ca) => certs.extend(ca),
+        Err(_) => {
+            // ca.crt is gone: the root comes from TLM.
+            let Ok(issuer) = issuer else {
+                return Ok(Flow::Requeue(Duration::from_secs(300)));
+            };
+            let serial = TargetSecret::parse(&secret)
+                .annotation(SERIAL_NUMBER)
+                .map(str::to_string)
+                .unwrap_or_default();
+            let client = client_for(ctx, issuer).await?;
+            match client.additional_formats(&serial).await {
+                Ok(f) => {
+                    for entry in f.x509_cert_chain {
+                        certs.extend(certs_from_pem(&entry.cert_blob).unwrap_or_default());
+                    }
+                }
+                Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
+            }
+        }
+    }
+    let mut unique: Vec<CertDer> = Vec::new();
+    for c in certs {
+        if !unique.contains(&c) {
+            unique.push(c);
+        }
+    }
+    let chain = order_chain(&unique, Some(&key.spki_der())).map_err(ReconcileError::Pki)?;
+    verify_chain(&chain).map_err(ReconcileError::Pki)?;
+    let leaf = LeafInfo::parse(&chain[0]).map_err(ReconcileError::Pki)?;
+    let desired = target_secret(&obs.cert, &key, &chain, &leaf).map_err(ReconcileError::Pki)?;
+    let applied = secrets(ctx, obs)
+        .patch(
+            &obs.cert.spec.secret_name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&desired),
+        )
+        .await?;
+    obs.secret = Some(applied);
+    Ok(Flow::Continue)
+}

@@ -1,0 +1,87 @@
+//! The next-key Secret: created before any order is placed with its key, deleted when it no
+//! longer fits or its certificate is delivered.
+
+use kube::api::{DeleteParams, PostParams};
+
+use super::{key_in, secrets};
+use crate::certificate::observe::Observation;
+use crate::certificate::secret::next_key_secret;
+use crate::certificate::status::{event, write_status};
+use crate::certificate::{Flow, ReconcileError};
+use crate::context::Context;
+use crate::crash;
+use crate::pki::PrivateKey;
+
+/// Creates the next-key Secret named in status (generating a key, or copying the current one).
+pub async fn create_next_key(
+    ctx: &Context,
+    obs: &mut Observation,
+    name: &str,
+    reuse_current_key: bool,
+) -> Result<Flow, ReconcileError> {
+    let key = if reuse_current_key {
+        key_in(obs.secret.as_ref())?
+    } else {
+        let pk = obs.cert.spec.private_key.clone();
+        if pk.algorithm == crate::api::KeyAlgorithm::RSA {
+            // RSA 4096 takes about a second: keep it off the async workers.
+            tokio::task::spawn_blocking(move || PrivateKey::generate(pk.algorithm, pk.size))
+                .await
+                .map_err(|e| ReconcileError::Internal(e.to_string()))?
+                .map_err(ReconcileError::Pki)?
+        } else {
+            // EC and Ed25519 keys take microseconds; a thread hop would cost more.
+            PrivateKey::generate(pk.algorithm, pk.size).map_err(ReconcileError::Pki)?
+        }
+    };
+    let api = secrets(ctx, obs);
+    let created = match api
+        .create(&PostParams::default(), &next_key_secret(&obs.cert, name, &key))
+        .await
+    {
+        Ok(secret) => {
+            let spki = key.spki_sha256_hex();
+            ctx.memory.update(&obs.uid(), |m| {
+                m.key_created_here = Some(spki);
+                m.maybe_submitted = false;
+            });
+            let note = if reuse_current_key {
+                format!("Copied the current private key into temporary Secret {name} (rotationPolicy: Never)")
+            } else {
+                format!("Stored new private key in temporary Secret {name}")
+            };
+            event(ctx, &obs.cert, false, "Generated", note).await;
+            secret
+        }
+        // Created by an earlier attempt whose answer we did not see: use it as it is.
+        Err(kube::Error::Api(e)) if e.code == 409 => api.get(name).await?,
+        Err(e) => return Err(e.into()),
+    };
+    obs.next_key = Some(created);
+    crash::point("after-key");
+    Ok(Flow::Continue)
+}
+
+/// Deletes a next key that no longer fits and forgets the request made with it.
+pub async fn discard_next_key(
+    ctx: &Context,
+    obs: &mut Observation,
+    name: &str,
+) -> Result<Flow, ReconcileError> {
+    delete_secret(ctx, obs, name).await?;
+    obs.next_key = None;
+    write_status(ctx, obs, |s| {
+        s.next_private_key_secret_name = None;
+        s.pending_request = None;
+    })
+    .await?;
+    Ok(Flow::Continue)
+}
+
+pub(super) async fn delete_secret(ctx: &Context, obs: &Observation, name: &str) -> Result<(), kube::Error> {
+    match secrets(ctx, obs).delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}

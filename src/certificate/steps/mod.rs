@@ -1,0 +1,72 @@
+//! Performing one step of the lifecycle. Each step makes at most one write that matters for
+//! crash safety and updates the observation with what the API server returned.
+//!
+//! - `progress`: status-only steps, the start and the end of an issuance;
+//! - `keys`: the next-key Secret;
+//! - `order`: submitting (or renewing), and finding an order an earlier attempt placed;
+//! - `waiting`: a placed order not yet delivered (pickup, status by serial), and the periodic
+//!   check of an issued certificate;
+//! - `deliver`: chain completion, verification and the Secret write;
+//! - `failure`: what a failed step leaves in status.
+
+mod deliver;
+mod failure;
+mod keys;
+mod order;
+mod progress;
+mod waiting;
+
+pub use deliver::repair_secret;
+pub use keys::{create_next_key, discard_next_key};
+pub use order::submit;
+pub use progress::{begin_issuance, cleanup, finalize, sync_status, wait_for_issuer};
+pub use waiting::{check_issued, pickup, poll};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::Api;
+
+use super::ReconcileError;
+use super::observe::{IssuerRefd, Observation};
+use crate::clients::tlm::TlmClient;
+use crate::context::Context;
+use crate::pki::PrivateKey;
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+fn secrets(ctx: &Context, obs: &Observation) -> Api<Secret> {
+    Api::namespaced(ctx.client.clone(), &obs.cert.namespace().unwrap_or_default())
+}
+
+fn generation(obs: &Observation) -> Option<i64> {
+    obs.cert.metadata.generation
+}
+
+fn next_private_key(obs: &Observation) -> Result<PrivateKey, ReconcileError> {
+    key_in(obs.next_key.as_ref())
+}
+
+/// One data item of a Secret as text (empty when absent).
+fn secret_text(secret: Option<&Secret>, item: &str) -> String {
+    secret
+        .and_then(|s| s.data.as_ref())
+        .and_then(|d| d.get(item))
+        .map(|ByteString(b)| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+/// The private key (`tls.key`) a Secret holds.
+fn key_in(secret: Option<&Secret>) -> Result<PrivateKey, ReconcileError> {
+    PrivateKey::from_pem(&secret_text(secret, "tls.key")).map_err(ReconcileError::Pki)
+}
+
+async fn client_for(ctx: &Context, issuer: &IssuerRefd) -> Result<TlmClient, ReconcileError> {
+    ctx.registry
+        .client(&ctx.client, &issuer.key, &issuer.tlm)
+        .await
+        .map_err(ReconcileError::Credentials)
+}

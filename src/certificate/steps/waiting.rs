@@ -1,0 +1,289 @@
+//! An order placed and not yet delivered: pickup of a request awaiting approval, status of a
+//! serial; and the periodic check that an issued certificate is still valid in TLM.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use super::deliver::complete;
+use super::failure::{fail, note_retrying, on_tlm_error};
+use super::keys::delete_secret;
+use super::{client_for, generation, now};
+use crate::api::{ISSUING, PendingRequest};
+use crate::certificate::decide::{ConditionSpec, poll_interval};
+use crate::certificate::observe::{IssuerRefd, Observation};
+use crate::certificate::status::{event, reason_of, set_condition, write_status};
+use crate::certificate::{Flow, ReconcileError};
+use crate::clients::error::ErrorClass;
+use crate::clients::tlm_types::{CertificateState, IssueOutcome};
+use crate::context::Context;
+use crate::pki::PrivateKey;
+
+/// Records what TLM answered (a serial without a certificate, or a request id awaiting
+/// approval) before anything else happens.
+pub(super) async fn record_request(
+    ctx: &Context,
+    obs: &mut Observation,
+    key: &PrivateKey,
+    generation: i64,
+    serial: Option<String>,
+    request_id: Option<String>,
+) -> Result<Flow, ReconcileError> {
+    let record = PendingRequest {
+        serial_number: serial,
+        pickup_request_id: request_id,
+        public_key_sha256: key.spki_sha256_hex(),
+        generation,
+        submitted_at: Time(now()),
+        polls: 0,
+    };
+    write_status(ctx, obs, |s| s.pending_request = Some(record)).await?;
+    ctx.memory.update(&obs.uid(), |m| {
+        m.maybe_submitted = false;
+        // The first pickup a moment later, not at once: approval takes at least that.
+        m.last_poll = Some(now());
+    });
+    Ok(Flow::Continue)
+}
+
+/// `POST /certificate-pickup/{request_id}`: issued, still pending, or rejected.
+pub async fn pickup(
+    ctx: &Context,
+    obs: &mut Observation,
+    issuer: &IssuerRefd,
+    request_id: &str,
+) -> Result<Flow, ReconcileError> {
+    let client = client_for(ctx, issuer).await?;
+    ctx.memory.update(&obs.uid(), |m| m.last_poll = Some(now()));
+    let response = match client.pickup(request_id, &issuer.tlm.profile_id).await {
+        Ok(r) => r,
+        Err(e) if e.class() == ErrorClass::NotFound => {
+            return fail(
+                ctx,
+                obs,
+                "RequestNotFound",
+                format!("TLM no longer knows request {request_id}: {e}"),
+            )
+            .await;
+        }
+        Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
+    };
+    match response.outcome() {
+        Ok(IssueOutcome::Issued { serial, certificate }) => {
+            complete(ctx, obs, issuer, &client, &serial, Some(certificate)).await
+        }
+        Ok(IssueOutcome::IssuedWithoutCertificate { serial }) => {
+            let pending = obs.cert.status.as_ref().and_then(|s| s.pending_request.clone());
+            let Some(mut pending) = pending else {
+                return Ok(Flow::Continue);
+            };
+            pending.serial_number = Some(serial);
+            write_status(ctx, obs, |s| s.pending_request = Some(pending)).await?;
+            Ok(Flow::Continue)
+        }
+        Ok(IssueOutcome::Pending { .. }) => still_pending(ctx, obs, request_id).await,
+        Ok(IssueOutcome::Rejected) => {
+            fail(
+                ctx,
+                obs,
+                "Rejected",
+                format!("TLM request {request_id} was rejected by an approver"),
+            )
+            .await
+        }
+        Ok(IssueOutcome::UnknownStatus(value)) => {
+            unexpected_status(ctx, obs, &format!("request {request_id}"), &value).await
+        }
+        Err(reason) => {
+            let e = crate::clients::error::ServiceError::UnexpectedBody {
+                service: "TLM",
+                endpoint: "pickup",
+                reason,
+            };
+            on_tlm_error(ctx, obs, issuer, e).await
+        }
+    }
+}
+
+/// `GET /certificate/{serial}` for an order that returned a serial without its certificate.
+/// Revoked, suspended or expired before delivery: that serial is finished; start over with a
+/// new key.
+pub async fn poll(
+    ctx: &Context,
+    obs: &mut Observation,
+    issuer: &IssuerRefd,
+    serial: &str,
+) -> Result<Flow, ReconcileError> {
+    let client = client_for(ctx, issuer).await?;
+    ctx.memory.update(&obs.uid(), |m| m.last_poll = Some(now()));
+    let record = match client.status(serial).await {
+        Ok(r) => r,
+        Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
+    };
+    match record.state() {
+        CertificateState::Issued => complete(ctx, obs, issuer, &client, serial, record.certificate).await,
+        CertificateState::Unknown(value) => {
+            unexpected_status(ctx, obs, &format!("certificate {serial}"), &value).await
+        }
+        terminal => {
+            let reason = match terminal {
+                CertificateState::Revoked => "RevokedInTLM",
+                CertificateState::Suspended => "SuspendedInTLM",
+                _ => "ExpiredInTLM",
+            };
+            event(
+                ctx,
+                &obs.cert,
+                true,
+                reason,
+                format!(
+                    "TLM reports certificate {serial} as {} before it was delivered; issuing a new one with a new key",
+                    terminal.name()
+                ),
+            )
+            .await;
+            start_over(ctx, obs).await
+        }
+    }
+}
+
+/// Forgets the order and its key: the next pass begins a new issuance.
+async fn start_over(ctx: &Context, obs: &mut Observation) -> Result<Flow, ReconcileError> {
+    if let Some(name) = obs
+        .cert
+        .status
+        .as_ref()
+        .and_then(|s| s.next_private_key_secret_name.clone())
+    {
+        delete_secret(ctx, obs, &name).await?;
+        obs.next_key = None;
+    }
+    write_status(ctx, obs, |s| {
+        s.next_private_key_secret_name = None;
+        s.pending_request = None;
+    })
+    .await?;
+    ctx.memory.forget(&obs.uid());
+    Ok(Flow::Continue)
+}
+
+/// Still waiting for an approver: `Issuing=False, Pending`, naming the request; one Event.
+async fn still_pending(
+    ctx: &Context,
+    obs: &mut Observation,
+    request_id: &str,
+) -> Result<Flow, ReconcileError> {
+    let first_time = reason_of(&obs.cert, ISSUING).as_deref() != Some("Pending");
+    let gen_ = generation(obs);
+    let message = format!(
+        "TLM request {request_id} awaits approval; checked with backoff (at most hourly) until it is approved or rejected"
+    );
+    write_status(ctx, obs, |s| {
+        set_condition(
+            s,
+            ISSUING,
+            &ConditionSpec::new(false, "Pending", message.clone()),
+            gen_,
+        )
+    })
+    .await?;
+    if first_time {
+        event(ctx, &obs.cert, false, "Pending", message).await;
+    }
+    Ok(Flow::Requeue(poll_interval(age(obs))))
+}
+
+/// A submit to an approval profile went out and its answer was lost: wait for its certificate
+/// to appear in TLM (a pending request cannot be looked up).
+pub(super) async fn unconfirmed_wait(
+    ctx: &Context,
+    obs: &mut Observation,
+    since: Timestamp,
+) -> Result<Flow, ReconcileError> {
+    ctx.memory.update(&obs.uid(), |m| m.last_poll = Some(now()));
+    let first_time = reason_of(&obs.cert, ISSUING).as_deref() != Some("SubmitUnconfirmed");
+    let gen_ = generation(obs);
+    let name = obs
+        .cert
+        .status
+        .as_ref()
+        .and_then(|s| s.next_private_key_secret_name.clone())
+        .unwrap_or_default();
+    let message = format!(
+        "A request sent at {since} got no answer (the operator restarted or the connection broke); it may be awaiting approval in TLM, where pending requests cannot be looked up. Searching for its certificate with backoff; ordering again after {}h, or at once if Secret {name} is deleted",
+        super::order::UNCONFIRMED_REORDER_AFTER.as_secs() / 3600
+    );
+    write_status(ctx, obs, |s| {
+        set_condition(
+            s,
+            ISSUING,
+            &ConditionSpec::new(false, "SubmitUnconfirmed", message.clone()),
+            gen_,
+        )
+    })
+    .await?;
+    if first_time {
+        event(ctx, &obs.cert, true, "SubmitUnconfirmed", message).await;
+    }
+    let waited = Duration::try_from(now().duration_since(since)).unwrap_or_default();
+    Ok(Flow::Requeue(poll_interval(waited)))
+}
+
+/// A status value the operator does not know: say so (once), and ask again with backoff.
+async fn unexpected_status(
+    ctx: &Context,
+    obs: &mut Observation,
+    what: &str,
+    value: &str,
+) -> Result<Flow, ReconcileError> {
+    let message = format!("TLM reports {what} with status {value:?}, which the operator does not know");
+    note_retrying(ctx, obs, "UnexpectedStatus", &message).await?;
+    Ok(Flow::Requeue(poll_interval(age(obs))))
+}
+
+fn age(obs: &Observation) -> Duration {
+    let submitted = obs
+        .cert
+        .status
+        .as_ref()
+        .and_then(|s| s.pending_request.as_ref())
+        .map(|p| p.submitted_at.0);
+    submitted.map_or(Duration::ZERO, |t| {
+        Duration::try_from(now().duration_since(t)).unwrap_or_default()
+    })
+}
+
+/// How soon to ask again after a check that could not be made.
+const CHECK_RETRY: Duration = Duration::from_secs(600);
+
+/// Asks TLM whether the Secret's certificate is still valid. Writes nothing to the API server
+/// unless TLM says it is revoked, suspended or expired (then the next pass re-issues).
+pub async fn check_issued(
+    ctx: &Context,
+    obs: &mut Observation,
+    issuer: &IssuerRefd,
+    serial: &str,
+) -> Result<Flow, ReconcileError> {
+    let uid = obs.uid();
+    let client = client_for(ctx, issuer).await?;
+    match client.status(serial).await {
+        Ok(record) => match record.state() {
+            CertificateState::Issued => ctx.issued_checks.checked(&uid, serial, None),
+            CertificateState::Unknown(value) => {
+                tracing::warn!(%serial, status = %value, "TLM reports an unknown certificate status; checking again later");
+                ctx.issued_checks.checked(&uid, serial, None);
+            }
+            terminal => {
+                tracing::warn!(%serial, status = terminal.name(), "TLM reports the issued certificate as no longer valid");
+                ctx.issued_checks
+                    .checked(&uid, serial, Some(terminal.name().to_string()));
+            }
+        },
+        Err(e) => {
+            tracing::warn!(%serial, error = %e, "could not check the certificate in TLM; trying again later");
+            ctx.issued_checks.retry_in(&uid, CHECK_RETRY);
+        }
+    }
+    Ok(Flow::Continue)
+}
