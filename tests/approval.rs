@@ -55,12 +55,7 @@ async fn a_request_approved_after_several_pickups_is_delivered() {
     );
 
     let cert = env.wait_ready("appr", 1, Duration::from_secs(90)).await;
-    let issued = env
-        .sim
-        .requests()
-        .into_iter()
-        .find(|r| r.request_id.as_deref() == Some(request_id.as_str()))
-        .expect("the sim knows the request");
+    let issued = env.sim_request(&request_id);
     assert_eq!(issued.status, "ISSUED");
     assert_eq!(
         cert.status.unwrap().serial_number,
@@ -87,18 +82,7 @@ async fn a_rejected_request_fails_clearly_and_is_not_retried_hot() {
         json!({"secretName": "rej-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["rej.example.com"]}),
     )
     .await;
-    let waiting = env
-        .wait_cert("rej", Duration::from_secs(60), "Issuing=False Pending", |c| {
-            condition(c, "Issuing").is_some_and(|(_, r, _)| r == "Pending")
-        })
-        .await;
-    let request_id = waiting
-        .status
-        .unwrap()
-        .pending_request
-        .unwrap()
-        .pickup_request_id
-        .unwrap();
+    let (_, request_id) = env.wait_for_approval_request("rej").await;
     env.sim.reject(&request_id).unwrap();
     let failed = env
         .wait_cert("rej", Duration::from_secs(60), "Ready=False Rejected", |c| {
@@ -170,12 +154,7 @@ async fn a_crash_between_submit_and_recording_the_request_orders_once() {
     env.sim.approve(&request_id).unwrap();
     let cert = env.wait_ready("lost", 1, Duration::from_secs(90)).await;
     assert_eq!(total_orders(&env), 1);
-    let issued = env
-        .sim
-        .requests()
-        .into_iter()
-        .find(|r| r.request_id.as_deref() == Some(request_id.as_str()))
-        .unwrap();
+    let issued = env.sim_request(&request_id);
     assert_eq!(cert.status.unwrap().serial_number, issued.serial_number);
     let data = env.secret_data("lost-tls").await;
     let key =

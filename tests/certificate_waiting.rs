@@ -18,18 +18,7 @@ async fn pending_approval_is_picked_up_with_backoff_until_approved() {
         json!({"secretName": "pend-tls", "issuerRef": {"name": "tlm"}, "dnsNames": ["pend.example.com"]}),
     )
     .await;
-    let cert = env
-        .wait_cert("pend", Duration::from_secs(60), "Issuing reason Pending", |c| {
-            condition(c, "Issuing").is_some_and(|(s, r, _)| s == "False" && r == "Pending")
-        })
-        .await;
-    let request_id = cert
-        .status
-        .unwrap()
-        .pending_request
-        .unwrap()
-        .pickup_request_id
-        .expect("request id recorded while pending");
+    let (_, request_id) = env.wait_for_approval_request("pend").await;
     assert_eq!(
         condition(&env.certs().get("pend").await.unwrap(), "Ready")
             .unwrap()
@@ -54,12 +43,7 @@ async fn pending_approval_is_picked_up_with_backoff_until_approved() {
     );
     env.sim.approve(&request_id).unwrap();
     let cert = env.wait_ready("pend", 1, Duration::from_secs(60)).await;
-    let issued = env
-        .sim
-        .requests()
-        .into_iter()
-        .find(|r| r.request_id.as_deref() == Some(request_id.as_str()))
-        .unwrap();
+    let issued = env.sim_request(&request_id);
     assert_eq!(cert.status.unwrap().serial_number, issued.serial_number);
     env.verify_secret_with_openssl("pend-tls").await;
     assert!(env.event_reasons("pend").await.iter().any(|r| r == "Pending"));

@@ -182,6 +182,35 @@ impl Env {
         .await
     }
 
+    /// Waits for `Issuing=False, Pending` and returns the TLM request id recorded in status.
+    pub async fn wait_for_approval_request(&self, name: &str) -> (Certificate, String) {
+        let cert = self
+            .wait_cert(name, Duration::from_secs(60), "Issuing=False Pending", |c| {
+                condition(c, "Issuing").is_some_and(|(s, r, _)| s == "False" && r == "Pending")
+            })
+            .await;
+        let pending = cert
+            .status
+            .clone()
+            .and_then(|s| s.pending_request)
+            .expect("a pending request in status");
+        assert_eq!(
+            pending.serial_number, None,
+            "an approval request has no serial yet"
+        );
+        let request_id = pending.pickup_request_id.expect("the request id is recorded");
+        (cert, request_id)
+    }
+
+    /// The sim's record of a request, by id.
+    pub fn sim_request(&self, request_id: &str) -> tlm_sim::RequestInfo {
+        self.sim
+            .requests()
+            .into_iter()
+            .find(|r| r.request_id.as_deref() == Some(request_id))
+            .expect("the sim knows the request")
+    }
+
     pub async fn secret_data(&self, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
         let secret = self.secrets().get(name).await.unwrap();
         secret

@@ -18,7 +18,9 @@ use crate::clients::tlm::TlmClient;
 use crate::context::Context;
 use crate::crash;
 use crate::labels::{FIELD_MANAGER, SERIAL_NUMBER};
-use crate::pki::{CertDer, LeafInfo, certs_from_delivery, certs_from_pem, order_chain, verify_chain};
+use crate::pki::{
+    CertDer, LeafInfo, PrivateKey, certs_from_delivery, certs_from_pem, order_chain, verify_chain,
+};
 
 /// Fetches the chain, verifies it against our key and the spec, and writes the Secret.
 pub(super) async fn complete(
@@ -124,15 +126,7 @@ pub(super) async fn complete(
         )
         .await;
     }
-    let secret = target_secret(&obs.cert, &key, &chain, &leaf).map_err(ReconcileError::Pki)?;
-    let applied = secrets(ctx, obs)
-        .patch(
-            &obs.cert.spec.secret_name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await?;
-    obs.secret = Some(applied);
+    write_secret(ctx, obs, &key, &chain, &leaf).await?;
     ctx.memory.update(&obs.uid(), |m| {
         m.maybe_submitted = false;
         m.delivered = None;
@@ -185,7 +179,19 @@ pub async fn repair_secret(
     let chain = order_chain(&unique, Some(&key.spki_der())).map_err(ReconcileError::Pki)?;
     verify_chain(&chain).map_err(ReconcileError::Pki)?;
     let leaf = LeafInfo::parse(&chain[0]).map_err(ReconcileError::Pki)?;
-    let desired = target_secret(&obs.cert, &key, &chain, &leaf).map_err(ReconcileError::Pki)?;
+    write_secret(ctx, obs, &key, &chain, &leaf).await?;
+    Ok(Flow::Continue)
+}
+
+/// The one write of the Secret: key, chain, extra formats and annotations in one apply.
+async fn write_secret(
+    ctx: &Context,
+    obs: &mut Observation,
+    key: &PrivateKey,
+    chain: &[CertDer],
+    leaf: &LeafInfo,
+) -> Result<(), ReconcileError> {
+    let desired = target_secret(&obs.cert, key, chain, leaf).map_err(ReconcileError::Pki)?;
     let applied = secrets(ctx, obs)
         .patch(
             &obs.cert.spec.secret_name,
@@ -194,5 +200,5 @@ pub async fn repair_secret(
         )
         .await?;
     obs.secret = Some(applied);
-    Ok(Flow::Continue)
+    Ok(())
 }

@@ -8,7 +8,7 @@ use kube::ResourceExt;
 
 use super::keys::delete_secret;
 use super::{generation, now};
-use crate::api::{ISSUING, READY, conditions};
+use crate::api::{CertificateSpec, CertificateStatus, ISSUING, READY, conditions};
 use crate::certificate::decide::{ConditionSpec, IssueReason, StatusChange};
 use crate::certificate::observe::Observation;
 use crate::certificate::renewal::renewal_time;
@@ -17,6 +17,7 @@ use crate::certificate::status::{event, reason_of, set_condition, write_status};
 use crate::certificate::{Flow, ReconcileError};
 use crate::context::Context;
 use crate::crash;
+use crate::pki::LeafInfo;
 
 /// Status conditions only (and, when the Secret is up to date, the certificate's facts).
 pub async fn sync_status(
@@ -46,18 +47,28 @@ pub async fn sync_status(
             && change.issuing.is_none()
             && let Some(leaf) = &leaf
         {
-            s.serial_number = Some(leaf.serial_hex.clone());
-            s.thumbprint = Some(leaf.thumbprint_sha256.clone());
-            s.not_before = Some(Time(leaf.not_before));
-            s.not_after = Some(Time(leaf.not_after));
-            s.renewal_time = Some(Time(renewal_time(&spec, leaf.not_before, leaf.not_after)));
-            s.observed_generation = gen_;
-            s.failed_issuance_attempts = None;
-            s.last_failure_time = None;
+            record_certificate(s, &spec, leaf, gen_);
         }
     })
     .await?;
     Ok(Flow::Continue)
+}
+
+/// The facts of the Secret's certificate in status; a certificate in hand ends a failure streak.
+fn record_certificate(
+    s: &mut CertificateStatus,
+    spec: &CertificateSpec,
+    leaf: &LeafInfo,
+    generation: Option<i64>,
+) {
+    s.serial_number = Some(leaf.serial_hex.clone());
+    s.thumbprint = Some(leaf.thumbprint_sha256.clone());
+    s.not_before = Some(Time(leaf.not_before));
+    s.not_after = Some(Time(leaf.not_after));
+    s.renewal_time = Some(Time(renewal_time(spec, leaf.not_before, leaf.not_after)));
+    s.observed_generation = generation;
+    s.failed_issuance_attempts = None;
+    s.last_failure_time = None;
 }
 
 /// Reports a missing or unready issuer: one status write and one Event per change of reason.
@@ -133,15 +144,7 @@ pub async fn finalize(
     obs: &mut Observation,
     note: Option<String>,
 ) -> Result<Flow, ReconcileError> {
-    if let Some(name) = obs
-        .cert
-        .status
-        .as_ref()
-        .and_then(|s| s.next_private_key_secret_name.clone())
-    {
-        delete_secret(ctx, obs, &name).await?;
-        obs.next_key = None;
-    }
+    delete_next_key(ctx, obs).await?;
     let Some(leaf) = obs.target().and_then(|t| t.matched_leaf().cloned()) else {
         return Ok(Flow::Continue);
     };
@@ -160,16 +163,9 @@ pub async fn finalize(
     };
     write_status(ctx, obs, |s| {
         s.revision = Some(s.revision.unwrap_or(0) + 1);
-        s.serial_number = Some(leaf.serial_hex.clone());
-        s.thumbprint = Some(leaf.thumbprint_sha256.clone());
-        s.not_before = Some(Time(leaf.not_before));
-        s.not_after = Some(Time(leaf.not_after));
-        s.renewal_time = Some(Time(renewal_time(&spec, leaf.not_before, leaf.not_after)));
+        record_certificate(s, &spec, &leaf, gen_);
         s.next_private_key_secret_name = None;
         s.pending_request = None;
-        s.failed_issuance_attempts = None;
-        s.last_failure_time = None;
-        s.observed_generation = gen_;
         set_condition(
             s,
             READY,
@@ -202,17 +198,23 @@ pub async fn finalize(
     Ok(Flow::Continue)
 }
 
-/// Drops issuance state that no longer belongs to anything.
-pub async fn cleanup(ctx: &Context, obs: &mut Observation) -> Result<Flow, ReconcileError> {
-    if let Some(name) = obs
+/// Deletes the next-key Secret named in status, if any.
+async fn delete_next_key(ctx: &Context, obs: &mut Observation) -> Result<(), kube::Error> {
+    let name = obs
         .cert
         .status
         .as_ref()
-        .and_then(|s| s.next_private_key_secret_name.clone())
-    {
+        .and_then(|s| s.next_private_key_secret_name.clone());
+    if let Some(name) = name {
         delete_secret(ctx, obs, &name).await?;
         obs.next_key = None;
     }
+    Ok(())
+}
+
+/// Drops issuance state that no longer belongs to anything.
+pub async fn cleanup(ctx: &Context, obs: &mut Observation) -> Result<Flow, ReconcileError> {
+    delete_next_key(ctx, obs).await?;
     write_status(ctx, obs, |s| {
         s.next_private_key_secret_name = None;
         s.pending_request = None;

@@ -8,7 +8,6 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::deliver::complete;
 use super::failure::{fail, note_retrying, on_tlm_error};
-use super::keys::delete_secret;
 use super::{client_for, generation, now};
 use crate::api::{ISSUING, PendingRequest};
 use crate::certificate::decide::{ConditionSpec, poll_interval};
@@ -143,29 +142,10 @@ pub async fn poll(
                 ),
             )
             .await;
-            start_over(ctx, obs).await
+            // Forget the order and its key: the next pass begins a new issuance.
+            super::progress::cleanup(ctx, obs).await
         }
     }
-}
-
-/// Forgets the order and its key: the next pass begins a new issuance.
-async fn start_over(ctx: &Context, obs: &mut Observation) -> Result<Flow, ReconcileError> {
-    if let Some(name) = obs
-        .cert
-        .status
-        .as_ref()
-        .and_then(|s| s.next_private_key_secret_name.clone())
-    {
-        delete_secret(ctx, obs, &name).await?;
-        obs.next_key = None;
-    }
-    write_status(ctx, obs, |s| {
-        s.next_private_key_secret_name = None;
-        s.pending_request = None;
-    })
-    .await?;
-    ctx.memory.forget(&obs.uid());
-    Ok(Flow::Continue)
 }
 
 /// Still waiting for an approver: `Issuing=False, Pending`, naming the request; one Event.
