@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
-use crate::api::{ClusterIssuer, Issuer};
+use crate::api::{Certificate, ClusterIssuer, Issuer};
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
@@ -37,6 +37,8 @@ pub struct Context {
     pub secrets: Store<Secret>,
     pub issuers: Store<Issuer>,
     pub cluster_issuers: Store<ClusterIssuer>,
+    /// The Certificates in this scope (who else uses a Secret name).
+    pub certificates: Store<Certificate>,
     pub memory: IssuanceMemory,
     pub issuer_checks: crate::issuer::reconcile::CheckMemory,
     pub issued_checks: crate::certificate::issued_checks::IssuedChecks,
@@ -50,6 +52,7 @@ impl Context {
         secrets: Store<Secret>,
         issuers: Store<Issuer>,
         cluster_issuers: Store<ClusterIssuer>,
+        certificates: Store<Certificate>,
     ) -> Self {
         let reporter = Reporter {
             controller: "tlm-operator".into(),
@@ -63,6 +66,7 @@ impl Context {
             secrets,
             issuers,
             cluster_issuers,
+            certificates,
             memory: IssuanceMemory::default(),
             issuer_checks: Default::default(),
             issued_checks: crate::certificate::issued_checks::IssuedChecks::new(config.issued_check_interval),

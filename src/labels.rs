@@ -24,6 +24,10 @@ pub const EMAIL_SANS: &str = "tlm.certops.dev/email-sans";
 /// Hash of the spec fields that shaped the certificate; a change means re-issue.
 pub const REQUEST_HASH: &str = "tlm.certops.dev/request-hash";
 
+/// Put on an existing Secret by its owner to let the named Certificate write it; without it
+/// the operator refuses to write into a Secret it did not create for that Certificate.
+pub const ALLOW_CERTIFICATE: &str = "tlm.certops.dev/allow-certificate";
+
 /// Finalizer added only when a Certificate's certificate must be revoked on delete.
 pub const REVOKE_FINALIZER: &str = "tlm.certops.dev/revoke-on-delete";
 

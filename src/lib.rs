@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod pki;
 pub mod run;
 pub mod server;
+pub mod supervise;
 pub mod telemetry;

@@ -55,6 +55,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub request_seconds: Family<EndpointLabels, Histogram>,
     pub unexpected_issuances: Family<WatchLabels, Counter>,
+    pub panics: Family<ControllerLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -106,8 +107,15 @@ impl Metrics {
             "Latency of external requests",
             request_seconds.clone(),
         );
+        let panics = Family::<ControllerLabels, Counter>::default();
+        sub.register(
+            "panics",
+            "Panics caught in a reconcile or poll cycle (the loop went on; each is a bug to report)",
+            panics.clone(),
+        );
         Self {
             registry,
+            panics,
             reconciles,
             reconcile_errors,
             issuance_seconds,
@@ -128,6 +136,14 @@ impl Metrics {
 
     pub fn reconciled(&self, controller: &str) {
         self.reconciles
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+            })
+            .inc();
+    }
+
+    pub fn panicked(&self, controller: &str) {
+        self.panics
             .get_or_create(&ControllerLabels {
                 controller: controller.into(),
             })

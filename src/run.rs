@@ -20,7 +20,7 @@ use crate::api::{CTWatch, Certificate, ClusterIssuer, Issuer, IssuerKind};
 use crate::certificate;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
-use crate::clients::throttle::{Throttle, ThrottleSettings};
+use crate::clients::throttle::ThrottleSettings;
 use crate::context::{Context, OperatorConfig};
 use crate::ctwatch::poller::{CtPoller, PollerConfig};
 use crate::issuer::reconcile as issuer_reconcile;
@@ -30,7 +30,6 @@ use crate::metrics::{Metrics, StateLabels};
 use crate::server::{self, Health};
 use crate::telemetry::{self, LogFormat};
 use governor::Quota;
-use kube::runtime::events::{Recorder, Reporter};
 
 const SUBSCRIBE_BUFFER: usize = 1024;
 
@@ -207,7 +206,6 @@ async fn controllers(
     let mut ready_waits: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut cert_stores = Vec::new();
     let mut watch_stores = Vec::new();
-    let mut owned_secret_stores = Vec::new();
 
     // ClusterIssuers are cluster-wide: one watch, one controller, every scope subscribes.
     let (ci_reader, ci_writer) = reflector::store_shared::<ClusterIssuer>(SUBSCRIBE_BUFFER);
@@ -250,7 +248,6 @@ async fn controllers(
             .modify(drop_managed_fields::<Secret>),
         )
         .touched_objects();
-        owned_secret_stores.push(secret_reader.clone());
         let (watch_reader, watch_writer) = reflector::store::<CTWatch>();
         tasks.push(
             reflector(
@@ -299,6 +296,7 @@ async fn controllers(
             );
         }
 
+        let (certs, cert_writer) = reflector::store::<Certificate>();
         let ctx = Arc::new(Context::new(
             client.clone(),
             config.clone(),
@@ -306,9 +304,9 @@ async fn controllers(
             secret_reader,
             issuer_reader.clone(),
             ci_reader.clone(),
+            certs.clone(),
         ));
 
-        let (certs, cert_writer) = reflector::store::<Certificate>();
         let cert_events = reflector(
             cert_writer,
             watcher(api_in::<Certificate>(&client, ns), watcher::Config::default())
@@ -393,7 +391,7 @@ async fn controllers(
         }
     }
 
-    tasks.push(certificate_gauges(cert_stores, metrics.clone()).boxed());
+    tasks.push(certificate_gauges(cert_stores.clone(), metrics.clone()).boxed());
     let per_hour = args.certspotter_queries_per_hour;
     // A small burst: the hourly allowance is a rolling window, so spending it all at once would
     // leave nothing for the rest of the hour.
@@ -401,24 +399,14 @@ async fn controllers(
     let poller = CtPoller {
         client: client.clone(),
         watches: watch_stores,
-        secrets: owned_secret_stores,
+        certificates: cert_stores,
         metrics: metrics.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "tlm-operator".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        ),
-        quota: Arc::new(Throttle::with_quota(
-            Quota::per_hour(per_hour).allow_burst(burst),
-            4,
-        )),
+        instance: std::env::var("POD_NAME").unwrap_or_else(|_| "tlm-operator".into()),
+        quota: Quota::per_hour(per_hour).allow_burst(burst),
         config: PollerConfig {
             interval_cap: args.ctwatch_interval_cap.map(Into::into),
             http: HttpSettings::default(),
         },
-        keys: Default::default(),
     };
     tasks.push(poller.run().boxed());
     let health_for_ready = health.clone();

@@ -220,6 +220,47 @@ fn invalid_objects() -> Vec<(&'static str, String, &'static str)> {
             "secretTemplate.annotations may not use the tlm.certops.dev/ prefix",
         ),
         (
+            "secretTemplate label key that is not a label key",
+            cert(
+                "  secretName: s\n  commonName: a.example.com\n  secretTemplate:\n    labels: {\"team name\": x}\n",
+            ),
+            "secretTemplate.labels keys must be label keys",
+        ),
+        (
+            "secretTemplate label value that is not a label value",
+            cert(
+                "  secretName: s\n  commonName: a.example.com\n  secretTemplate:\n    labels: {team: \"a b/c\"}\n",
+            ),
+            "secretTemplate.labels values must be",
+        ),
+        (
+            "secretTemplate annotation key that is not a key",
+            cert(
+                "  secretName: s\n  commonName: a.example.com\n  secretTemplate:\n    annotations: {\"-bad-\": x}\n",
+            ),
+            "secretTemplate.annotations keys must be annotation keys",
+        ),
+        (
+            "non-ASCII email",
+            cert("  secretName: s\n  emailAddresses: [\"jos\u{e9}@example.com\"]\n"),
+            "in ASCII",
+        ),
+        (
+            "non-ASCII URI",
+            cert(
+                "  secretName: s\n  commonName: a.example.com\n  uris: [\"https://example.com/caf\u{e9}\"]\n",
+            ),
+            "in ASCII",
+        ),
+        (
+            "common name defaulted from a SAN over 64 characters",
+            cert(&format!(
+                "  secretName: s\n  dnsNames: [{}.example.com]\n",
+                "a".repeat(60)
+            )),
+            "which may be at most 64 characters",
+        ),
+        (
             "secretTemplate reserved label",
             cert(
                 "  secretName: s\n  commonName: a.example.com\n  secretTemplate:\n    labels: {tlm.certops.dev/owned: x}\n",

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::Env;
+use support::ctwatch::{create_watch_at, wait_watch, watches};
 use tlm_operator::api::{CTWatch, Verdict, conditions};
 use tlm_sim::{FaultRule, Injection, SimOptions};
 
@@ -20,40 +21,8 @@ fn sim_options() -> SimOptions {
     }
 }
 
-fn watches(env: &Env) -> Api<CTWatch> {
-    Api::namespaced(env.client.clone(), &env.ns)
-}
-
 async fn create_watch(env: &Env, name: &str, spec: serde_json::Value) {
-    let mut spec = spec;
-    spec["source"] = json!({"certSpotter": {"url": env.sim.url()}});
-    let obj = json!({"apiVersion": "tlm.certops.dev/v1alpha1", "kind": "CTWatch", "metadata": {"name": name}, "spec": spec});
-    watches(env)
-        .create(&PostParams::default(), &serde_json::from_value(obj).unwrap())
-        .await
-        .unwrap();
-}
-
-async fn wait_watch(
-    env: &Env,
-    name: &str,
-    timeout: Duration,
-    what: &str,
-    done: impl Fn(&CTWatch) -> bool,
-) -> CTWatch {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let w = watches(env).get(name).await.unwrap();
-        if done(&w) {
-            return w;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "CTWatch {name}: {what} not reached; status {:?}",
-            w.status
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    create_watch_at(env, name, env.sim.url(), spec).await;
 }
 
 fn seen(w: &CTWatch) -> (i64, i64) {

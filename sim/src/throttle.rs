@@ -42,15 +42,18 @@ impl RetryAfter {
     /// the date never comes back before the window ends.
     pub fn new(seconds: u64, http_date: bool) -> RetryAfter {
         let now = Instant::now();
+        // A hostile-server fault may ask for an absurd wait: the header still says it, but the
+        // sim's own clocks stop at a century instead of overflowing.
+        let seconds_for_clocks = seconds.min(100 * 365 * 86_400);
         if !http_date {
             return RetryAfter {
                 header: HeaderValue::from(seconds),
-                until: now + Duration::from_secs(seconds),
+                until: now + Duration::from_secs(seconds_for_clocks),
                 until_wall: None,
             };
         }
         let wall_now = SystemTime::now();
-        let target = wall_now + Duration::from_secs(seconds);
+        let target = wall_now + Duration::from_secs(seconds_for_clocks);
         let since_epoch = target.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let rounded = if since_epoch.subsec_nanos() == 0 {
             since_epoch

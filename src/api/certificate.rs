@@ -14,6 +14,10 @@ const DNS_NAME_RE: &str =
     r"^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$";
 /// A Secret name: a DNS-1123 subdomain.
 const SECRET_NAME_RE: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// A label or annotation key: optional DNS-subdomain prefix and '/', then a name of 1-63.
+const LABEL_KEY_RE: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/// A label value: empty, or 1-63 characters starting and ending alphanumeric.
+const LABEL_VALUE_RE: &str = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
 
 /// Desired state of a Certificate.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -56,6 +60,7 @@ const SECRET_NAME_RE: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.commonName) || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0) || (has(self.emailAddresses) && size(self.emailAddresses) > 0) || (has(self.uris) && size(self.uris) > 0)").message("a Certificate needs a commonName or at least one of dnsNames, ipAddresses, emailAddresses or uris"))]
+#[x_kube(validation = Rule::new("has(self.commonName) || ((has(self.dnsNames) && size(self.dnsNames) > 0) ? size(self.dnsNames[0]) <= 64 : ((has(self.ipAddresses) && size(self.ipAddresses) > 0) || ((has(self.emailAddresses) && size(self.emailAddresses) > 0) ? size(self.emailAddresses[0]) <= 64 : (!has(self.uris) || size(self.uris) == 0 || size(self.uris[0]) <= 64))))").message("without commonName the first SAN becomes the certificate's common name, which may be at most 64 characters: set a commonName of at most 64 characters or list a shorter name first"))]
 #[x_kube(validation = Rule::new("!(has(self.renewBefore) && has(self.renewBeforePercentage))").message("renewBefore and renewBeforePercentage are mutually exclusive; set at most one"))]
 #[x_kube(validation = Rule::new("!has(self.renewBefore) || !has(self.duration) || duration(self.renewBefore) < duration(self.duration)").message("renewBefore must be shorter than duration"))]
 pub struct CertificateSpec {
@@ -89,13 +94,14 @@ pub struct CertificateSpec {
     /// Email subject alternative names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100), inner(length(max = 320)))]
-    #[x_kube(validation = Rule::new(r"self.all(e, e.matches('^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$'))").message("emailAddresses must be email addresses such as ops@example.com"))]
+    // ASCII only: a certificate carries emails as IA5String.
+    #[x_kube(validation = Rule::new(r"self.all(e, e.matches('^[!-?A-~]+@[!-?A-~]+\\.[!-?A-~]+$'))").message("emailAddresses must be email addresses such as ops@example.com, in ASCII (certificates carry them as IA5String)"))]
     pub email_addresses: Option<Vec<String>>,
 
     /// URI subject alternative names, e.g. SPIFFE IDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100), inner(length(max = 2048)))]
-    #[x_kube(validation = Rule::new("self.all(u, isURL(u))").message("uris must be absolute URIs such as spiffe://cluster.local/ns/app/sa/web"))]
+    #[x_kube(validation = Rule::new("self.all(u, isURL(u) && u.matches('^[!-~]+$'))").message("uris must be absolute URIs such as spiffe://cluster.local/ns/app/sa/web, in ASCII (percent-encode anything else; certificates carry them as IA5String)"))]
     pub uris: Option<Vec<String>>,
 
     /// Further subject fields.
@@ -280,11 +286,16 @@ pub struct SecretTemplate {
     /// Labels added to the Secret. Keys under `tlm.certops.dev/` are reserved for the operator.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('tlm.certops.dev/'))").message("secretTemplate.labels may not use the tlm.certops.dev/ prefix; the operator owns those keys"))]
+    #[x_kube(validation = Rule::new(format!("self.all(k, k.matches(r'{LABEL_KEY_RE}'))")).message("secretTemplate.labels keys must be label keys: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))]
+    #[x_kube(validation = Rule::new(format!("self.all(k, self[k].matches(r'{LABEL_VALUE_RE}'))")).message("secretTemplate.labels values must be empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))]
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub labels: BTreeMap<String, String>,
     /// Annotations added to the Secret. Keys under `tlm.certops.dev/` are reserved for the
     /// operator.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('tlm.certops.dev/'))").message("secretTemplate.annotations may not use the tlm.certops.dev/ prefix; the operator owns those keys"))]
+    #[x_kube(validation = Rule::new(format!("self.all(k, k.matches(r'{LABEL_KEY_RE}'))")).message("secretTemplate.annotations keys must be annotation keys: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))]
+    #[schemars(extend("maxProperties" = 64))]
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -303,6 +314,10 @@ pub struct CertificateStatus {
     /// SHA-256 thumbprint (hex) of the certificate in the Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbprint: Option<String>,
+    /// SHA-256 (hex) of the certificate's public key (SubjectPublicKeyInfo), as Certificate
+    /// Transparency monitors report it: the operator's own record of the keys it generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key_sha256: Option<String>,
     /// Start of the certificate's validity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<Time>,

@@ -97,6 +97,8 @@ impl IssueReason {
 /// Everything `decide` looks at.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
+    /// The Certificate's name (a Secret records which Certificate wrote it).
+    pub name: &'a str,
     pub spec: &'a CertificateSpec,
     pub generation: i64,
     pub status: &'a CertificateStatus,
@@ -109,6 +111,8 @@ pub struct Inputs<'a> {
     pub last_poll: Option<Timestamp>,
     /// The periodic check of the issued certificate's state in TLM (None: checks are off).
     pub issued_check: Option<&'a IssuedCheck>,
+    /// An older Certificate in the namespace with the same `secretName`: it holds the Secret.
+    pub secret_held_by: Option<&'a str>,
 }
 
 /// What this process knows of the Secret's certificate in TLM, and when to ask again.
@@ -132,6 +136,9 @@ pub enum Step {
     SyncStatus(StatusChange),
     /// The issuer cannot issue; report it and wait for the issuer to change.
     WaitForIssuer(StatusChange),
+    /// The Secret may not be written (another Certificate holds it, it is someone else's, or
+    /// of another type): report it, order nothing.
+    Refuse(StatusChange),
     /// Start an issuance: record why and the next-key Secret's name, before the key exists.
     BeginIssuance {
         reason: IssueReason,
@@ -204,6 +211,9 @@ impl ConditionSpec {
 
 /// Decides the next step.
 pub fn decide(i: &Inputs<'_>) -> Step {
+    if let Some(refusal) = refusal(i) {
+        return Step::Refuse(refusal);
+    }
     let needed = issuance_needed(i);
     let status = i.status;
     match needed {
@@ -313,6 +323,30 @@ pub fn decide(i: &Inputs<'_>) -> Step {
             }
         }
     }
+}
+
+/// Checked before anything else: a Secret this Certificate may not write is never taken over,
+/// and no certificate is ordered for it (an order the Secret cannot take would be ordered again
+/// on every pass).
+fn refusal(i: &Inputs<'_>) -> Option<StatusChange> {
+    let (reason, message) = match (i.secret_held_by, i.secret) {
+        (Some(holder), _) => (
+            "DuplicateSecretName",
+            format!(
+                "Certificate {holder} already uses Secret {}; this Certificate orders nothing until one of them changes its secretName",
+                i.spec.secret_name
+            ),
+        ),
+        (None, Some(secret)) => secret.refusal(i.name, &i.spec.secret_name)?,
+        (None, None) => return None,
+    };
+    Some(StatusChange {
+        ready: ConditionSpec::new(false, reason, message.clone()),
+        issuing: Some(ConditionSpec::new(false, reason, message)),
+        // Neither a foreign Secret (not watched) nor another Certificate wakes this one: look
+        // again soon, so an opt-in or a fix takes effect within half a minute.
+        requeue_after: Duration::from_secs(30),
+    })
 }
 
 /// Why the Secret does not satisfy the spec, if it does not.
@@ -449,6 +483,8 @@ fn status_reflects_secret(i: &Inputs<'_>, renew_at: Timestamp) -> bool {
     ready
         && issuing_settled
         && s.serial_number.as_deref() == Some(leaf.serial_hex.as_str())
+        // The CT monitor trusts this record of our keys; an older status gains it by a sync.
+        && s.public_key_sha256.as_deref() == Some(spki_sha256_hex(&leaf.spki_der).as_str())
         && s.not_after.as_ref().map(|t| t.0) == Some(leaf.not_after)
         && s.renewal_time.as_ref().map(|t| t.0) == Some(renew_at)
         && s.observed_generation == Some(i.generation)

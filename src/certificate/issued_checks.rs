@@ -33,14 +33,14 @@ impl IssuedChecks {
         let mut map = self.inner.lock().expect("issued checks lock");
         let entry = map.entry(uid.to_string()).or_insert_with(|| IssuedCheck {
             serial: Some(serial.to_string()),
-            due: now + spread(interval),
+            due: later(now, spread(interval)),
             terminal_state: None,
         });
         if entry.serial.as_deref() != Some(serial) {
             // A new certificate: a full interval before its first check.
             *entry = IssuedCheck {
                 serial: Some(serial.to_string()),
-                due: now + signed(interval),
+                due: later(now, signed(interval)),
                 terminal_state: None,
             };
         }
@@ -54,7 +54,7 @@ impl IssuedChecks {
             uid.to_string(),
             IssuedCheck {
                 serial: Some(serial.to_string()),
-                due: Timestamp::now() + signed(interval),
+                due: later(Timestamp::now(), signed(interval)),
                 terminal_state,
             },
         );
@@ -64,13 +64,18 @@ impl IssuedChecks {
     pub fn retry_in(&self, uid: &str, after: Duration) {
         let Some(interval) = self.interval else { return };
         if let Some(entry) = self.inner.lock().expect("issued checks lock").get_mut(uid) {
-            entry.due = Timestamp::now() + signed(after.min(interval));
+            entry.due = later(Timestamp::now(), signed(after.min(interval)));
         }
     }
 
     pub fn forget(&self, uid: &str) {
         self.inner.lock().expect("issued checks lock").remove(uid);
     }
+}
+
+/// `at + d`, saturating at the end of time instead of panicking (the interval is a flag).
+fn later(at: Timestamp, d: SignedDuration) -> Timestamp {
+    at.checked_add(d).unwrap_or(Timestamp::MAX)
 }
 
 fn signed(d: Duration) -> SignedDuration {

@@ -13,4 +13,5 @@ mod status;
 mod steps;
 
 mod reconcile;
+mod revoke;
 pub use reconcile::{CONTROLLER, Flow, ReconcileError, error_policy, reconcile};

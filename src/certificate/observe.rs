@@ -6,7 +6,7 @@ use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
-use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret};
+use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret, is_next_key_of};
 use crate::api::conditions;
 use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
 use crate::context::Context;
@@ -42,7 +42,11 @@ impl Observation {
         let status = cert.status.clone().unwrap_or_default();
         Self {
             secret: lookup(&cert.spec.secret_name),
-            next_key: status.next_private_key_secret_name.as_deref().and_then(lookup),
+            next_key: status
+                .next_private_key_secret_name
+                .as_deref()
+                .and_then(lookup)
+                .filter(|s| is_next_key_of(s, cert)),
             cert: cert.clone(),
             fresh: false,
         }
@@ -60,7 +64,7 @@ impl Observation {
             .as_ref()
             .and_then(|s| s.next_private_key_secret_name.clone());
         let next_key = match next_name {
-            Some(n) => secrets.get_opt(&n).await?,
+            Some(n) => secrets.get_opt(&n).await?.filter(|s| is_next_key_of(s, &cert)),
             None => None,
         };
         Ok(Some(Self {

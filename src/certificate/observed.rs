@@ -44,6 +44,8 @@ pub struct TargetSecret {
     pub has_ca: bool,
     /// The operator's label is present (a Secret created by someone else lacks it).
     pub managed: bool,
+    /// `type` of the Secret (a Certificate writes `kubernetes.io/tls`; the type is immutable).
+    pub secret_type: Option<String>,
 }
 
 impl TargetSecret {
@@ -74,6 +76,7 @@ impl TargetSecret {
             annotations: secret.metadata.annotations.clone().unwrap_or_default(),
             data_keys: data.keys().cloned().collect(),
             has_ca: text("ca.crt").is_some_and(|pem| certs_from_pem(&pem).is_ok()),
+            secret_type: secret.type_.clone(),
         }
     }
 
@@ -88,6 +91,52 @@ impl TargetSecret {
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).map(String::as_str)
     }
+
+    /// Why the Certificate `cert_name` may not write this Secret, if it may not: a type other
+    /// than `kubernetes.io/tls`, or a Secret that neither this Certificate wrote nor its owner
+    /// opened to it (`tlm.certops.dev/allow-certificate: <name>`).
+    pub fn refusal(&self, cert_name: &str, secret_name: &str) -> Option<(&'static str, String)> {
+        let secret_type = self.secret_type.as_deref().unwrap_or("Opaque");
+        if secret_type != "kubernetes.io/tls" {
+            return Some((
+                "SecretTypeMismatch",
+                format!(
+                    "Secret {secret_name} has type {secret_type}; a Certificate writes kubernetes.io/tls Secrets and a Secret's type cannot change: delete it or choose another secretName"
+                ),
+            ));
+        }
+        let written_here = self.managed
+            && (self.labels.get(labels::CERTIFICATE_NAME).map(String::as_str) == Some(cert_name)
+                || self.annotation(labels::CERTIFICATE_NAME) == Some(cert_name));
+        let opened = self.annotation(labels::ALLOW_CERTIFICATE) == Some(cert_name);
+        (!written_here && !opened).then(|| {
+            (
+                "SecretNotOwned",
+                format!(
+                    "Secret {secret_name} exists and was not written for this Certificate; nothing is ordered. To let Certificate {cert_name} write it, annotate the Secret {}={cert_name}, or choose another secretName",
+                    labels::ALLOW_CERTIFICATE
+                ),
+            )
+        })
+    }
+}
+
+/// A next-key Secret this Certificate created: the operator's labels and this Certificate as
+/// its owner. Anything else under the name recorded in status is not used (its key could be
+/// someone else's) and never deleted.
+pub fn is_next_key_of(secret: &Secret, cert: &crate::api::Certificate) -> bool {
+    let labels = secret.metadata.labels.clone().unwrap_or_default();
+    labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+        && labels.get(labels::NEXT_PRIVATE_KEY).map(String::as_str) == Some("true")
+        && labels.get(labels::CERTIFICATE_NAME) == cert.metadata.name.as_ref()
+        && cert.metadata.uid.as_ref().is_some_and(|uid| {
+            secret
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| &o.uid == uid)
+        })
 }
 
 /// The next-private-key Secret of an issuance in progress.

@@ -16,7 +16,6 @@ use super::observed::IssuerView;
 use super::steps;
 use crate::api::Certificate;
 use crate::clients::error::ServiceError;
-use crate::clients::tlm_types::RevocationReason;
 use crate::context::Context;
 use crate::issuer::registry::CredentialError;
 use crate::labels::{FIELD_MANAGER, REVOKE_FINALIZER};
@@ -60,7 +59,16 @@ impl ReconcileError {
     }
 }
 
+/// One pass, with a panic caught and reported as an ordinary (retried) failure.
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let metrics = ctx.metrics.clone();
+    crate::supervise::catching(CONTROLLER, &metrics, reconcile_pass(cert, ctx), |m| {
+        Err(ReconcileError::Internal(format!("panic: {m}")))
+    })
+    .await
+}
+
+async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     ctx.metrics.reconciled(CONTROLLER);
     let issuer = issuer_of(&cert, &ctx);
     let revoke_wanted = cert
@@ -71,7 +79,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     let has_finalizer = cert.finalizers().iter().any(|f| f == REVOKE_FINALIZER);
     if cert.meta().deletion_timestamp.is_some() {
         if has_finalizer {
-            revoke_and_release(&cert, &ctx, issuer.as_ref().ok(), revoke_wanted).await?;
+            if revoke_wanted && let Ok(issuer) = issuer.as_ref() {
+                super::revoke::revoke_current(&cert, &ctx, issuer).await?;
+            }
+            set_finalizer(&cert, &ctx, false).await?;
         }
         ctx.memory.forget(&cert.uid().unwrap_or_default());
         ctx.issued_checks.forget(&cert.uid().unwrap_or_default());
@@ -99,7 +110,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             .and_then(|t| t.matched_leaf())
             .map(|l| l.serial_hex.as_str());
         let issued_check = ctx.issued_checks.view(&obs.uid(), serial, now);
+        let holder = secret_holder(&ctx, &obs.cert);
+        let name = obs.cert.name_any();
         let step = decide(&Inputs {
+            name: &name,
             spec: &obs.cert.spec,
             generation: obs.cert.metadata.generation.unwrap_or_default(),
             status: &status,
@@ -109,6 +123,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             now,
             last_poll: memory.last_poll,
             issued_check: issued_check.as_ref(),
+            secret_held_by: holder.as_deref(),
         });
         if let Step::Idle { requeue_after } = step {
             if memory.transient_failures > 0 {
@@ -131,6 +146,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             Step::Idle { .. } => unreachable!("handled above"),
             Step::SyncStatus(change) => steps::sync_status(&ctx, &mut obs, &change).await?,
             Step::WaitForIssuer(change) => steps::wait_for_issuer(&ctx, &mut obs, &change).await?,
+            Step::Refuse(change) => steps::refuse(&ctx, &mut obs, &change).await?,
             Step::BeginIssuance { reason } => steps::begin_issuance(&ctx, &mut obs, &reason).await?,
             Step::CreateNextKey {
                 name,
@@ -171,6 +187,27 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
     }
     Ok(Action::requeue(Duration::from_millis(100)))
+}
+
+/// The oldest other Certificate in the namespace with the same `secretName`, if it is older
+/// than this one: the first to claim a Secret name keeps it, so a newcomer cannot take over a
+/// Secret in use (and two Certificates never re-order against each other on every pass).
+fn secret_holder(ctx: &Context, cert: &Certificate) -> Option<String> {
+    let created = |c: &Certificate| (c.metadata.creation_timestamp.clone().map(|t| t.0), c.name_any());
+    let mine = created(cert);
+    ctx.certificates
+        .state()
+        .into_iter()
+        .filter(|c| {
+            c.namespace() == cert.namespace()
+                && c.spec.secret_name == cert.spec.secret_name
+                && c.metadata.uid != cert.metadata.uid
+                && c.metadata.deletion_timestamp.is_none()
+        })
+        .map(|c| created(&c))
+        .filter(|other| *other < mine)
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// Says in status when the profile's own validity replaced the requested one.
@@ -225,7 +262,11 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(factor)
 }
 
-async fn set_finalizer(cert: &Certificate, ctx: &Context, present: bool) -> Result<(), kube::Error> {
+pub(super) async fn set_finalizer(
+    cert: &Certificate,
+    ctx: &Context,
+    present: bool,
+) -> Result<(), kube::Error> {
     let mut finalizers: Vec<String> = cert
         .finalizers()
         .iter()
@@ -246,59 +287,4 @@ async fn set_finalizer(cert: &Certificate, ctx: &Context, present: bool) -> Resu
     )
     .await?;
     Ok(())
-}
-
-/// Revokes the current certificate in TLM (reason cessation_of_operation), then lets the
-/// Certificate go. If TLM cannot be reached the deletion waits; removing the finalizer by hand
-/// skips the revocation.
-async fn revoke_and_release(
-    cert: &Certificate,
-    ctx: &Context,
-    issuer: Option<&super::observe::IssuerRefd>,
-    revoke_wanted: bool,
-) -> Result<(), ReconcileError> {
-    let serial = cert.status.as_ref().and_then(|s| s.serial_number.clone());
-    let thumbprint = cert.status.as_ref().and_then(|s| s.thumbprint.clone());
-    if let (true, Some(serial), Some(issuer)) = (revoke_wanted, serial, issuer) {
-        let client = ctx
-            .registry
-            .client(&ctx.client, &issuer.key, &issuer.tlm)
-            .await
-            .map_err(ReconcileError::Credentials)?;
-        match client
-            .revoke(
-                &serial,
-                thumbprint.as_deref(),
-                RevocationReason::CessationOfOperation,
-            )
-            .await
-        {
-            Ok(()) => {
-                steps_event(
-                    ctx,
-                    cert,
-                    &format!("Revoked certificate {serial} in TLM (cessation_of_operation)"),
-                )
-                .await;
-            }
-            // Already revoked or unknown to TLM: nothing left to revoke.
-            Err(e) if matches!(e.status(), Some(400) | Some(404) | Some(409)) => {
-                tracing::info!(%serial, error = %e, "certificate already revoked or unknown");
-            }
-            Err(e) => return Err(ReconcileError::Tlm(e)),
-        }
-    }
-    set_finalizer(cert, ctx, false).await?;
-    Ok(())
-}
-
-async fn steps_event(ctx: &Context, cert: &Certificate, note: &str) {
-    let event = kube::runtime::events::Event {
-        type_: kube::runtime::events::EventType::Normal,
-        reason: "Revoked".into(),
-        note: Some(note.to_string()),
-        action: "Revoke".into(),
-        secondary: None,
-    };
-    let _ = ctx.recorder.publish(&event, &cert.object_ref(&())).await;
 }

@@ -44,6 +44,9 @@ pub enum BuildError {
 pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, BuildError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
+        // Redirects would carry the API key header (reqwest strips only `Authorization`) to
+        // wherever the service points, possibly over plain http: none are followed.
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(settings.timeout)
         .connect_timeout(settings.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60));
@@ -76,11 +79,20 @@ pub async fn read_body_limited(mut response: reqwest::Response) -> Result<Vec<u8
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
+
+/// The longest wait a service may impose with `Retry-After`. Anything longer (a hostile
+/// `99999999999999`, a date in year 9999) is clamped: waits are added to clocks, and a wait
+/// longer than this would only silence the Issuer or watch behind it.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// `Retry-After` of a response, if it has a valid one.
 pub fn retry_after_of(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -108,6 +120,11 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("99999999999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
         assert_eq!(parse_retry_after("-1", now), None);
     }
 

@@ -93,8 +93,10 @@ impl ServiceClient {
         let base = base_url.trim_end_matches('/').to_string();
         let url =
             reqwest::Url::parse(&base).map_err(|e| ServiceError::Config(format!("url {base:?}: {e}")))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(ServiceError::Config(format!("url {base:?} is not http(s)")));
+        if !scheme_allowed(&url) {
+            return Err(ServiceError::Config(format!(
+                "url {base:?} must be https (plain http only to a loopback address)"
+            )));
         }
         let auth = match auth {
             Some((name, value)) => {
@@ -270,6 +272,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Serials and request IDs go into paths: refuse anything that is not a plain token.
+/// https anywhere; plain http only to loopback (the local simulator), where nothing crosses a
+/// network. Credentials never travel in clear text.
+fn scheme_allowed(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
 pub fn path_segment(endpoint: &'static str, value: &str) -> Result<String, ServiceError> {
     let plain = !value.is_empty()
         && value.len() <= 128
@@ -316,6 +333,14 @@ mod tests {
             reason: "reset".into(),
         };
         assert!(!should_retry(&interrupted, false, &policy));
+    }
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        let ok = |u: &str| scheme_allowed(&reqwest::Url::parse(u).unwrap());
+        assert!(ok("https://one.digicert.com"));
+        assert!(ok("http://127.0.0.1:8443") && ok("http://[::1]:1") && ok("http://localhost:80"));
+        assert!(!ok("http://one.digicert.com") && !ok("http://10.0.0.1") && !ok("ftp://127.0.0.1"));
     }
 
     #[test]

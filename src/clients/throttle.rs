@@ -66,7 +66,12 @@ impl Throttle {
 
     /// Holds every request of this client until `delay` has passed.
     pub fn hold_for(&self, delay: Duration) {
-        let until = Instant::now() + delay;
+        // Callers clamp service-given waits; checked arithmetic keeps any other delay from
+        // overflowing the clock (a panic here would take the whole controller down).
+        let delay = delay.min(super::http::MAX_RETRY_AFTER);
+        let Some(until) = Instant::now().checked_add(delay) else {
+            return;
+        };
         let mut gate = self.not_before.lock().expect("gate lock");
         if gate.is_none_or(|current| current < until) {
             *gate = Some(until);

@@ -1,46 +1,67 @@
-//! The public keys this operator generated: SPKI SHA-256 of every key in the Secrets it owns
-//! (target Secrets and next-key Secrets alike), as Cert Spotter reports `pubkey_sha256`.
+//! The public keys this operator generated, as Cert Spotter reports them (`pubkey_sha256`, the
+//! SHA-256 of the SPKI DER), taken from what the operator itself recorded in Certificate
+//! status: the key of the issued certificate and the key of an order in flight.
+//!
+//! Not from Secrets: a label such as `app.kubernetes.io/managed-by=tlm-operator` can be
+//! written by anyone who may create a Secret, and a forged Secret would make a rogue
+//! certificate for its key look expected to every tenant's watch. Certificate status is
+//! written only through the status subresource, by the operator.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashSet;
 
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::Store;
 
-use crate::pki::PrivateKey;
+use crate::api::{Certificate, CertificateStatus};
 
-/// Parsing a key costs more than looking it up: remember each Secret version's key hash.
-#[derive(Default)]
-pub struct ManagedKeyIndex {
-    parsed: Mutex<HashMap<(String, String), Option<String>>>,
+/// Lower-case hex SHA-256, as Cert Spotter and the operator spell it.
+fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-impl ManagedKeyIndex {
-    pub fn keys(&self, stores: &[Store<Secret>]) -> HashSet<String> {
-        let mut cache = self.parsed.lock().expect("key index lock");
-        let mut live = HashSet::new();
-        let mut out = HashSet::new();
-        for store in stores {
-            for secret in store.state() {
-                let id = (
-                    secret.metadata.uid.clone().unwrap_or_default(),
-                    secret.metadata.resource_version.clone().unwrap_or_default(),
-                );
-                let hash = cache.entry(id.clone()).or_insert_with(|| key_hash(&secret));
-                if let Some(h) = hash {
-                    out.insert(h.clone());
-                }
-                live.insert(id);
+/// Every managed key hash in `stores`, lower-case.
+pub fn managed_keys(stores: &[Store<Certificate>]) -> HashSet<String> {
+    let mut keys = HashSet::new();
+    for store in stores {
+        for cert in store.state() {
+            if let Some(status) = &cert.status {
+                keys.extend(recorded_keys(status));
             }
         }
-        cache.retain(|id, _| live.contains(id));
-        out
     }
+    keys
 }
 
-fn key_hash(secret: &Secret) -> Option<String> {
-    let ByteString(pem) = secret.data.as_ref()?.get("tls.key")?;
-    let pem = std::str::from_utf8(pem).ok()?;
-    PrivateKey::from_pem(pem).ok().map(|k| k.spki_sha256_hex())
+/// The key hashes one Certificate status records.
+fn recorded_keys(status: &CertificateStatus) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(pending) = &status.pending_request {
+        keys.push(pending.public_key_sha256.clone());
+    }
+    if let Some(issued) = &status.public_key_sha256 {
+        keys.push(issued.clone());
+    }
+    keys.into_iter()
+        .filter(|k| is_sha256_hex(k))
+        .map(|k| k.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_status_only() {
+        let key = "AB".repeat(32);
+        let status: CertificateStatus = serde_json::from_value(serde_json::json!({
+            "pendingRequest": {"publicKeySha256": key, "generation": 1, "submittedAt": "2026-01-01T00:00:00Z"}
+        }))
+        .expect("status");
+        assert_eq!(recorded_keys(&status), vec!["ab".repeat(32)]);
+        let junk: CertificateStatus = serde_json::from_value(serde_json::json!({
+            "pendingRequest": {"publicKeySha256": "not-a-hash", "generation": 1, "submittedAt": "2026-01-01T00:00:00Z"}
+        }))
+        .expect("status");
+        assert!(recorded_keys(&junk).is_empty());
+    }
 }

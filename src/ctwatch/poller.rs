@@ -1,41 +1,51 @@
 //! The one Cert Spotter poller of the operator. Every second it looks for groups of watches
-//! that are due, queries their domains in batches of ten (paging with `after` until an empty
-//! page), judges what is new for each watch, writes each watch's status (cursor first, so a
-//! restart neither repeats nor misses), then records Events and metrics.
+//! that are due and starts their cycles: a group's domains are queried in batches of ten
+//! (paging with `after`, within caps), what is new is judged for each watch, each watch's
+//! status is written (cursor first, page by page where the group has one batch, so a restart
+//! neither repeats nor misses), then Events and metrics are recorded.
+//!
+//! Sources are polled concurrently, each source and credential with its own throttle, and
+//! every cycle has a deadline: a tenant's slow, throttled or hostile source delays only the
+//! watches pointing at it, which are reported `Overdue`. The groups of one source take turns.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
+use governor::Quota;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
 
+use super::alert;
 use super::classify::{WatchInput, classify};
-use super::keyindex::ManagedKeyIndex;
-use super::plan::{GroupKey, batches, group, is_due, next_poll_in, start_after};
-use super::status::{after_failure, after_success};
-use crate::api::{CTWatch, CTWatchStatus, Verdict};
+use super::collect::{Collected, PageReader, collect};
+use super::cycle_error::CycleError;
+use super::keyindex::managed_keys;
+use super::plan::{GroupKey, group, is_due, next_poll_in};
+use super::sources::{SourceKey, SourceThrottles};
+use super::status::{OVERDUE, after_failure, after_success, overdue_conditions};
+use super::wait::{MAX_SERVICE_WAIT, ServiceWait, after};
+use super::write_backoff::{WatchId, WriteBackoff};
+use crate::api::{CTWatch, CTWatchStatus, Certificate, JudgedIssuance, READY, Verdict, conditions};
 use crate::clients::certcentral::CertCentralClient;
-use crate::clients::certspotter::{CertSpotterClient, Issuance, IssuanceId, IssuanceQuery, id_order};
-use crate::clients::error::{ErrorClass, ServiceError};
+use crate::clients::certspotter::{CertSpotterClient, Issuance, IssuanceId};
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
-use crate::clients::throttle::Throttle;
 use crate::labels::FIELD_MANAGER;
 use crate::metrics::{Metrics, WatchLabels};
 use crate::pki::{certs_from_pem, sha256_hex};
 
-/// Pages one batch may take in one cycle; the rest waits for the next cycle.
-const MAX_PAGES_PER_BATCH: usize = 1000;
 /// How long a group waits after a failure without `Retry-After`.
 const FAILURE_RETRY: Duration = Duration::from_secs(60);
+/// The shortest deadline of a cycle, so a short (capped) interval, or queries waiting for
+/// the source's own quota, still let a cycle finish.
+const MIN_CYCLE_DEADLINE: Duration = Duration::from_secs(60);
 
 pub struct PollerConfig {
     /// Poll at least this often whatever `spec.interval` says (demos and tests).
@@ -46,107 +56,231 @@ pub struct PollerConfig {
 pub struct CtPoller {
     pub client: kube::Client,
     pub watches: Vec<Store<CTWatch>>,
-    pub secrets: Vec<Store<Secret>>,
+    /// Managed keys are what Certificate status records (see `keyindex`).
+    pub certificates: Vec<Store<Certificate>>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
-    /// One token bucket for every Cert Spotter query the operator makes.
-    pub quota: Arc<Throttle>,
+    /// `reportingInstance` of the Events.
+    pub instance: String,
+    /// The query allowance of each Cert Spotter source and credential (not shared: see
+    /// `sources`).
+    pub quota: Quota,
     pub config: PollerConfig,
-    pub keys: ManagedKeyIndex,
 }
 
-/// Why a cycle failed, as a condition reason.
-struct CycleError {
-    reason: &'static str,
-    message: String,
-    retry_after: Option<Duration>,
+/// The poller while it runs, shared by the cycles in flight.
+struct Running {
+    poller: CtPoller,
+    sources: SourceThrottles,
+    /// Sources with cycles in flight; they are not started again until those end.
+    in_flight: Mutex<HashSet<SourceId>>,
+    write_backoff: WriteBackoff,
 }
 
-impl CycleError {
-    fn from_service(e: &ServiceError) -> Self {
-        let reason = match (e.class(), e.status()) {
-            (_, Some(429)) => "QuotaExceeded",
-            (ErrorClass::Auth, _) => "Unauthorized",
-            (ErrorClass::Transient, _) => "Unreachable",
-            (ErrorClass::InvalidInput, _) => "InvalidQuery",
-            (ErrorClass::UnexpectedBody, _) => "UnexpectedResponse",
-            _ => "SourceError",
-        };
-        Self {
-            reason,
-            message: e.to_string(),
-            retry_after: e.retry_after(),
-        }
-    }
+/// A source as the watches name it: URL and token Secret reference.
+type SourceId = (String, Option<(String, String, String)>);
+
+fn source_id(key: &GroupKey) -> SourceId {
+    (key.url.clone(), key.token.clone())
 }
 
-/// What a successful cycle collected for a group.
-struct Collected {
-    /// Every issuance returned, by id, ascending.
-    issuances: BTreeMap<IssuanceId, Issuance>,
-    /// Every batch was read up to here.
-    end: Option<String>,
-    retry_after: Option<Duration>,
+fn watch_id(watch: &CTWatch) -> WatchId {
+    (watch.namespace().unwrap_or_default(), watch.name_any())
 }
 
 impl CtPoller {
     pub async fn run(self) {
+        let running = Arc::new(Running {
+            sources: SourceThrottles::new(self.quota),
+            poller: self,
+            in_flight: Mutex::new(HashSet::new()),
+            write_backoff: WriteBackoff::default(),
+        });
         loop {
-            self.tick().await;
+            running.clone().tick().await;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
+}
 
-    async fn tick(&self) {
+impl Running {
+    async fn tick(self: Arc<Self>) {
         let now = Timestamp::now();
-        let all: Vec<Arc<CTWatch>> = self.watches.iter().flat_map(Store::state).collect();
-        let live: Vec<&CTWatch> = all
+        let all: Vec<Arc<CTWatch>> = self.poller.watches.iter().flat_map(Store::state).collect();
+        let live = all
             .iter()
             .map(|w| w.as_ref())
-            .filter(|w| w.meta().deletion_timestamp.is_none())
-            .collect();
+            .filter(|w| w.meta().deletion_timestamp.is_none());
+        // One source's groups are polled one after another (they share its quota, and take
+        // turns fairly); different sources concurrently, so none waits for another.
+        let mut by_source: BTreeMap<SourceId, Vec<(GroupKey, Vec<CTWatch>)>> = BTreeMap::new();
         for (key, members) in group(live) {
-            if members.iter().any(|w| is_due(w, now)) {
-                self.cycle(&key, &members).await;
+            let due = members
+                .iter()
+                .any(|w| is_due(w, now) && !self.write_backoff.holds(&watch_id(w)));
+            if due {
+                let owned = members.into_iter().cloned().collect();
+                by_source.entry(source_id(&key)).or_default().push((key, owned));
             }
+        }
+        for (source, groups) in by_source {
+            if !self
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .insert(source.clone())
+            {
+                for (_, members) in &groups {
+                    self.mark_overdue(members, now).await;
+                }
+                continue;
+            }
+            let running = self.clone();
+            tokio::spawn(async move {
+                for (key, owned) in groups {
+                    let refs: Vec<&CTWatch> = owned.iter().collect();
+                    let deadline = cycle_deadline(&refs, running.poller.config.interval_cap);
+                    let started = Timestamp::now();
+                    // A panic in one cycle is caught and counted: it must neither end the
+                    // process nor leave this source marked in flight (silenced) for good.
+                    let cycle = crate::supervise::catching(
+                        "ctwatch",
+                        &running.poller.metrics,
+                        running.cycle(&key, &refs),
+                        |_| (),
+                    );
+                    if tokio::time::timeout(deadline, cycle).await.is_err() {
+                        let e = CycleError::new(
+                            OVERDUE,
+                            format!(
+                                "Overdue since {started}: the source did not finish answering within {}s",
+                                deadline.as_secs()
+                            ),
+                        );
+                        running.fail_conditions(&refs, &e).await;
+                    }
+                }
+                running.in_flight.lock().expect("in-flight lock").remove(&source);
+            });
         }
     }
 
-    async fn cycle(&self, key: &GroupKey, members: &[&CTWatch]) {
-        let outcome = match self.source_client(key).await {
-            Ok(client) => self.collect(&client, key, members).await,
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(collected) => self.commit(key, members, collected).await,
-            Err(e) => {
-                tracing::warn!(reason = e.reason, error = %e.message, watches = members.len(), "CT poll failed");
-                for watch in members {
-                    let wait = next_poll_in(watch, self.config.interval_cap, e.retry_after)
-                        .min(FAILURE_RETRY.max(e.retry_after.unwrap_or_default()));
-                    let status = watch.status.clone().unwrap_or_default();
-                    let new = after_failure(
-                        &status,
-                        e.reason,
-                        e.message.clone(),
-                        Timestamp::now(),
-                        at(wait),
-                        watch.meta().generation,
-                    );
-                    self.write_status(watch, &status, &new).await;
-                }
+    /// Members of a group still polling whose poll is more than an interval late: Ready=False,
+    /// Overdue, once.
+    async fn mark_overdue(&self, members: &[CTWatch], now: Timestamp) {
+        for watch in members {
+            let status = watch.status.clone().unwrap_or_default();
+            // Due at the scheduled time; a watch never polled was due when it was created.
+            let due = status
+                .next_poll_time
+                .as_ref()
+                .or(watch.meta().creation_timestamp.as_ref())
+                .map(|t| t.0);
+            let Some(due) = due else { continue };
+            let grace = next_poll_in(watch, self.poller.config.interval_cap, None);
+            if after(due, grace) > now
+                || conditions::find(&status.conditions, READY).is_some_and(|c| c.reason == OVERDUE)
+            {
+                continue;
             }
+            let conditions = overdue_conditions(&status, due, now, watch.meta().generation);
+            let patch = serde_json::json!({ "status": { "conditions": conditions } });
+            self.patch_status(watch, &patch).await;
         }
+    }
+
+    /// One group's poll. A group with one batch of domains commits page by page (its cursor
+    /// moves with every page); a larger group commits once its batches are read (within caps).
+    async fn cycle(&self, key: &GroupKey, members: &[&CTWatch]) {
+        // The statuses as this cycle wrote them: later commits and a failure build on these,
+        // never on the (older) cached objects.
+        let mut statuses: Vec<CTWatchStatus> = members
+            .iter()
+            .map(|w| w.status.clone().unwrap_or_default())
+            .collect();
+        let outcome = match self.source_client(key).await {
+            Err(e) => Err(e),
+            Ok(client) => match PageReader::single_batch(members) {
+                Some(mut pages) => loop {
+                    match pages.next(&client, key).await {
+                        Ok(Some(page)) => {
+                            let written = self.commit(key, members, &mut statuses, &page).await;
+                            if !written || !page.truncated {
+                                break Ok(());
+                            }
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                },
+                None => match collect(&client, key, members).await {
+                    Ok(collected) => {
+                        self.commit(key, members, &mut statuses, &collected).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+            },
+        };
+        if let Err(e) = outcome {
+            self.fail(members, &statuses, &e).await;
+        }
+    }
+
+    async fn fail(&self, members: &[&CTWatch], statuses: &[CTWatchStatus], e: &CycleError) {
+        tracing::warn!(reason = e.reason, error = %e.message, watches = members.len(), "CT poll failed");
+        for (watch, status) in members.iter().zip(statuses) {
+            let new = self.failed_status(watch, status, e);
+            self.write_status(watch, status, &new).await;
+        }
+    }
+
+    /// A failure written when the cycle's own statuses are out of reach (its deadline passed):
+    /// only the condition and the next poll time, so a cursor committed meanwhile stays.
+    async fn fail_conditions(&self, members: &[&CTWatch], e: &CycleError) {
+        tracing::warn!(reason = e.reason, error = %e.message, watches = members.len(), "CT poll failed");
+        for watch in members {
+            let status = watch.status.clone().unwrap_or_default();
+            let new = self.failed_status(watch, &status, e);
+            let patch = serde_json::json!({ "status": {
+                "conditions": new.conditions, "nextPollTime": new.next_poll_time } });
+            self.patch_status(watch, &patch).await;
+        }
+    }
+
+    fn failed_status(&self, watch: &CTWatch, status: &CTWatchStatus, e: &CycleError) -> CTWatchStatus {
+        let retry_after = e.retry_after.wait;
+        let wait = next_poll_in(watch, self.poller.config.interval_cap, retry_after)
+            .min(FAILURE_RETRY.max(retry_after.unwrap_or_default()))
+            .min(MAX_SERVICE_WAIT);
+        let now = Timestamp::now();
+        after_failure(
+            status,
+            e.reason,
+            e.full_message(),
+            now,
+            after(now, wait),
+            watch.meta().generation,
+        )
     }
 
     async fn source_client(&self, key: &GroupKey) -> Result<CertSpotterClient, CycleError> {
         let token = match &key.token {
-            Some((ns, name, item)) => Some(read_secret(&self.client, ns, name, item).await?),
+            Some((ns, name, item)) => Some(read_secret(&self.poller.client, ns, name, item).await?),
             None => None,
         };
+        let throttle = self.sources.get(&SourceKey::new(&key.url, token.as_ref()));
+        // A source still inside its Retry-After is not asked again (the watch keeps its
+        // QuotaExceeded condition), and no cycle sleeps through the wait.
+        if let Some(held) = throttle.held_for() {
+            return Err(CycleError {
+                reason: "QuotaExceeded",
+                message: format!("the source asked to wait; {}s left", held.as_secs()),
+                retry_after: ServiceWait::clamp(Some(held)),
+            });
+        }
         let http = HttpSettings {
             ca_bundle: key.ca_bundle.clone(),
-            ..self.config.http.clone()
+            ..self.poller.config.http.clone()
         };
         // A 429 goes back to the poller at once: the watch reports QuotaExceeded and the next
         // poll is scheduled after Retry-After, instead of a worker sleeping through it.
@@ -158,115 +292,27 @@ impl CtPoller {
             &key.url,
             token.as_ref(),
             &http,
-            self.quota.clone(),
+            throttle,
             retry,
-            self.metrics.clone(),
+            self.poller.metrics.clone(),
         )
-        .map_err(|e| CycleError {
-            reason: "InvalidSource",
-            message: e.to_string(),
-            retry_after: None,
-        })
+        .map_err(|e| CycleError::new("InvalidSource", e.to_string()))
     }
 
-    /// Reads every batch to its end. Batches that ended before the furthest one are read once
-    /// more from their end: an issuance discovered while the cycle ran must not fall between a
-    /// batch's end and the cursor the cycle records. An empty re-read proves the batch has
-    /// nothing up to the furthest end.
-    async fn collect(
+    /// Judges what `collected` holds for each member, writes each status (updating
+    /// `statuses`), then records Events and metrics. False when a status write failed: the
+    /// cycle stops there, and the next one starts from the cursors written.
+    async fn commit(
         &self,
-        client: &CertSpotterClient,
         key: &GroupKey,
         members: &[&CTWatch],
-    ) -> Result<Collected, CycleError> {
-        let start = start_after(members);
-        let mut collected = Collected {
-            issuances: BTreeMap::new(),
-            end: start.clone(),
-            retry_after: None,
-        };
-        let mut ends: Vec<(Vec<String>, Option<String>)> = Vec::new();
-        for batch in batches(members) {
-            let end = self
-                .read_batch(client, key, &batch, start.clone(), &mut collected)
-                .await?;
-            ends.push((batch, end));
-        }
-        for _ in 0..3 {
-            let furthest = ends
-                .iter()
-                .filter_map(|(_, e)| e.clone())
-                .max_by(|a, b| id_order(a, b));
-            let mut lagging = false;
-            for (batch, end) in ends.iter_mut() {
-                if *end == furthest {
-                    continue;
-                }
-                lagging = true;
-                let reread = self
-                    .read_batch(client, key, batch, end.clone(), &mut collected)
-                    .await?;
-                *end = [reread, furthest.clone()]
-                    .into_iter()
-                    .flatten()
-                    .max_by(|a, b| id_order(a, b));
-            }
-            collected.end = furthest;
-            if !lagging {
-                break;
-            }
-        }
-        collected.end = ends
-            .iter()
-            .filter_map(|(_, e)| e.clone())
-            .min_by(|a, b| id_order(a, b))
-            .or(collected.end);
-        Ok(collected)
-    }
-
-    async fn read_batch(
-        &self,
-        client: &CertSpotterClient,
-        key: &GroupKey,
-        domains: &[String],
-        mut after: Option<String>,
-        collected: &mut Collected,
-    ) -> Result<Option<String>, CycleError> {
-        for _ in 0..MAX_PAGES_PER_BATCH {
-            let query = IssuanceQuery {
-                domains: domains.to_vec(),
-                include_subdomains: key.include_subdomains,
-                match_wildcards: key.match_wildcards,
-                expand_cert: key.expand_cert,
-                after: after.clone(),
-            };
-            let page = client
-                .issuances(&query)
-                .await
-                .map_err(|e| CycleError::from_service(&e))?;
-            let Some(last) = page.issuances.last().map(|i| i.id.clone()) else {
-                collected.retry_after = collected.retry_after.max(page.retry_after);
-                return Ok(after);
-            };
-            for issuance in page.issuances {
-                collected
-                    .issuances
-                    .insert(IssuanceId(issuance.id.clone()), issuance);
-            }
-            after = Some(last);
-        }
-        Ok(after)
-    }
-
-    async fn commit(&self, key: &GroupKey, members: &[&CTWatch], collected: Collected) {
-        let managed = self.keys.keys(&self.secrets);
-        let statuses: Vec<CTWatchStatus> = members
-            .iter()
-            .map(|w| w.status.clone().unwrap_or_default())
-            .collect();
+        statuses: &mut [CTWatchStatus],
+        collected: &Collected,
+    ) -> bool {
+        let managed = managed_keys(&self.poller.certificates);
         let inputs: Vec<WatchInput<'_>> = members
             .iter()
-            .zip(&statuses)
+            .zip(statuses.iter())
             .map(|(w, status)| WatchInput {
                 spec: &w.spec,
                 status,
@@ -282,52 +328,75 @@ impl CtPoller {
             key.match_wildcards,
             &managed,
         );
-        for ((watch, status), mut judged) in members.iter().zip(&statuses).zip(by_watch) {
+        let note = collected.retry_after.clamp_note();
+        let mut written = Vec::with_capacity(members.len());
+        let mut all_written = true;
+        for ((watch, status), mut judged) in members.iter().zip(statuses.iter()).zip(by_watch) {
             for entry in judged.iter_mut().filter(|j| j.verdict == Verdict::Unexpected) {
                 if let Some(issuance) = collected.issuances.get(&IssuanceId(entry.id.clone())) {
                     entry.evidence_sha256 = self.evidence(watch, issuance).await;
                 }
             }
-            let next = next_poll_in(watch, self.config.interval_cap, collected.retry_after);
+            // More to read (the next page, or the next cycle after a cap): due at once.
+            let next = if collected.truncated {
+                Duration::ZERO
+            } else {
+                next_poll_in(watch, self.poller.config.interval_cap, collected.retry_after.wait)
+            };
+            let now = Timestamp::now();
             let new = after_success(
                 status,
                 &judged,
                 collected.end.clone(),
-                Timestamp::now(),
-                at(next),
+                now,
+                after(now, next),
                 watch.spec.recent_limit as usize,
                 watch.meta().generation,
+                note.as_deref(),
             );
             // Status (with the cursor) first: if the process dies now, nothing is judged twice.
             if !self.write_status(watch, status, &new).await {
+                written.push(None);
+                all_written = false;
                 continue;
             }
+            written.push(Some(new));
             let labels = WatchLabels {
                 namespace: watch.namespace().unwrap_or_default(),
                 name: watch.name_any(),
             };
-            for entry in judged.iter().filter(|j| j.verdict == Verdict::Unexpected) {
-                self.metrics.unexpected_issuances.get_or_create(&labels).inc();
-                let note = format!(
-                    "Certificate for {} issued by {} (not before {}, Cert Spotter id {}) was not requested by this cluster",
-                    entry.dns_names.join(", "),
-                    entry.issuer.as_deref().unwrap_or("an unknown issuer"),
-                    entry.not_before.as_deref().unwrap_or("unknown"),
-                    entry.id
-                );
+            let unexpected: Vec<&JudgedIssuance> = judged
+                .iter()
+                .filter(|j| j.verdict == Verdict::Unexpected)
+                .collect();
+            for entry in &unexpected {
+                self.poller
+                    .metrics
+                    .unexpected_issuances
+                    .get_or_create(&labels)
+                    .inc();
                 tracing::warn!(watch = %watch.name_any(), namespace = ?watch.namespace(), id = %entry.id, "unexpected issuance");
-                let event = Event {
-                    type_: EventType::Warning,
-                    reason: "UnexpectedIssuance".into(),
-                    note: Some(note),
-                    action: "Judge".into(),
-                    secondary: None,
-                };
-                if let Err(e) = self.recorder.publish(&event, &watch.object_ref(&())).await {
+            }
+            let (each, rest) = unexpected.split_at(unexpected.len().min(alert::MAX_EVENTS_PER_COMMIT));
+            let mut events: Vec<_> = each
+                .iter()
+                .map(|entry| alert::unexpected_issuance_event(watch, entry, &self.poller.instance))
+                .collect();
+            if !rest.is_empty() {
+                events.push(alert::more_unexpected_event(watch, rest, &self.poller.instance));
+            }
+            for event in &events {
+                if let Err(e) = alert::publish(&self.poller.client, event).await {
                     tracing::warn!(error = %e, "could not record event");
                 }
             }
         }
+        for (status, new) in statuses.iter_mut().zip(written) {
+            if let Some(new) = new {
+                *status = new;
+            }
+        }
+        all_written
     }
 
     /// For an unexpected issuance from the configured issuer: download the logged certificate
@@ -346,7 +415,7 @@ impl CtPoller {
         let ns = watch.namespace().unwrap_or_default();
         let fetched = async {
             let key = read_secret(
-                &self.client,
+                &self.poller.client,
                 &ns,
                 &spec.api_key_secret_ref.name,
                 &spec.api_key_secret_ref.key,
@@ -355,9 +424,9 @@ impl CtPoller {
             .map_err(|e| e.message)?;
             let http = HttpSettings {
                 ca_bundle: spec.ca_bundle.clone(),
-                ..self.config.http.clone()
+                ..self.poller.config.http.clone()
             };
-            let client = CertCentralClient::new(&spec.url, &key, &http, self.metrics.clone())
+            let client = CertCentralClient::new(&spec.url, &key, &http, self.poller.metrics.clone())
                 .map_err(|e| e.to_string())?;
             let pem = client
                 .ct_cert_pem(&spec.order_id, &serial, &issuer)
@@ -375,32 +444,50 @@ impl CtPoller {
         }
     }
 
-    /// Writes the status when it changed; false when the write failed.
+    /// Writes the status when it changed; false when the write failed (the watch then backs
+    /// off instead of being polled again at the next tick).
     async fn write_status(&self, watch: &CTWatch, old: &CTWatchStatus, new: &CTWatchStatus) -> bool {
         if old == new {
             return true;
         }
-        let api: Api<CTWatch> = Api::namespaced(self.client.clone(), &watch.namespace().unwrap_or_default());
         let patch = serde_json::json!({ "status": new });
+        self.patch_status(watch, &patch).await
+    }
+
+    async fn patch_status(&self, watch: &CTWatch, patch: &serde_json::Value) -> bool {
+        let api: Api<CTWatch> =
+            Api::namespaced(self.poller.client.clone(), &watch.namespace().unwrap_or_default());
+        let id = watch_id(watch);
         match api
             .patch_status(
                 &watch.name_any(),
                 &PatchParams::apply(FIELD_MANAGER),
-                &Patch::Merge(&patch),
+                &Patch::Merge(patch),
             )
             .await
         {
-            Ok(_) => true,
+            Ok(_) => {
+                self.write_backoff.succeeded(&id);
+                true
+            }
             Err(e) => {
                 tracing::warn!(watch = %watch.name_any(), error = %e, "could not write CTWatch status");
+                self.write_backoff.failed(id);
                 false
             }
         }
     }
 }
 
-fn at(after: Duration) -> Timestamp {
-    Timestamp::now() + SignedDuration::try_from(after).unwrap_or(SignedDuration::MAX)
+/// How long one cycle of a group may take: its shortest (capped) interval, so a slow source
+/// cannot keep its watches' status stale for longer, but never so short a cycle cannot finish.
+fn cycle_deadline(members: &[&CTWatch], cap: Option<Duration>) -> Duration {
+    members
+        .iter()
+        .map(|w| next_poll_in(w, cap, None))
+        .min()
+        .unwrap_or(MIN_CYCLE_DEADLINE)
+        .clamp(MIN_CYCLE_DEADLINE, MAX_SERVICE_WAIT)
 }
 
 /// Serial number (upper-case hex) of the issuance's certificate, when it was expanded.
@@ -417,19 +504,11 @@ async fn read_secret(
     key: &str,
 ) -> Result<SecretString, CycleError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let not_found = |what: String| CycleError {
-        reason: "TokenSecretNotFound",
-        message: what,
-        retry_after: None,
-    };
+    let not_found = |what: String| CycleError::new("TokenSecretNotFound", what);
     let secret = api
         .get_opt(name)
         .await
-        .map_err(|e| CycleError {
-            reason: "TokenSecretUnreadable",
-            message: format!("Secret {ns}/{name}: {e}"),
-            retry_after: None,
-        })?
+        .map_err(|e| CycleError::new("TokenSecretUnreadable", format!("Secret {ns}/{name}: {e}")))?
         .ok_or_else(|| not_found(format!("Secret {ns}/{name} not found")))?;
     let value = secret
         .data

@@ -68,6 +68,8 @@ impl IssuerResource for ClusterIssuer {
 pub enum IssuerError {
     #[error("writing issuer status: {0}")]
     Status(#[source] kube::Error),
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 pub fn key_of<K: IssuerResource>(issuer: &K) -> IssuerKey {
@@ -78,7 +80,16 @@ pub fn key_of<K: IssuerResource>(issuer: &K) -> IssuerKey {
     }
 }
 
+/// One health check, with a panic caught and reported as an ordinary (retried) failure.
 pub async fn reconcile<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<Action, IssuerError> {
+    let metrics = ctx.metrics.clone();
+    crate::supervise::catching(controller_name(K::KIND), &metrics, check(issuer, ctx), |m| {
+        Err(IssuerError::Internal(format!("panic: {m}")))
+    })
+    .await
+}
+
+async fn check<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<Action, IssuerError> {
     ctx.metrics.reconciled(controller_name(K::KIND));
     let key = key_of(issuer.as_ref());
     let generation = issuer.meta().generation;

@@ -35,6 +35,7 @@ struct World {
     now: Timestamp,
     last_poll: Option<Timestamp>,
     issued_check: Option<IssuedCheck>,
+    secret_held_by: Option<String>,
 }
 
 impl World {
@@ -62,6 +63,7 @@ impl World {
             now: at(NOW),
             last_poll: None,
             issued_check: None,
+            secret_held_by: None,
         }
     }
 
@@ -90,6 +92,7 @@ impl World {
 
     fn decide(&self) -> Step {
         decide(&Inputs {
+            name: "web",
             spec: &self.cert.spec,
             generation: self.cert.metadata.generation.unwrap(),
             status: self.cert.status.as_ref().unwrap(),
@@ -99,6 +102,7 @@ impl World {
             now: self.now,
             last_poll: self.last_poll,
             issued_check: self.issued_check.as_ref(),
+            secret_held_by: self.secret_held_by.as_deref(),
         })
     }
 
@@ -121,6 +125,7 @@ impl World {
             &Time(at(NOW)),
         );
         status.serial_number = Some(leaf.serial_hex.clone());
+        status.public_key_sha256 = Some(crate::pki::spki_sha256_hex(&leaf.spki_der));
         status.not_after = Some(Time(leaf.not_after));
         status.renewal_time = Some(Time(renew_at));
         status.observed_generation = generation;
@@ -603,4 +608,48 @@ fn issued_certificate_is_checked_in_tlm_when_due_and_reissued_when_revoked() {
     // A verdict about another serial says nothing about this one.
     w.issued_check.as_mut().unwrap().serial = Some("0123".into());
     assert!(matches!(w.decide(), Step::Idle { .. }));
+}
+
+#[test]
+fn a_secret_this_certificate_may_not_write_is_refused_before_anything_is_ordered() {
+    let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
+    let refused = |w: &World| match w.decide() {
+        Step::Refuse(change) => change.ready.reason,
+        other => panic!("expected Refuse, got {other:?}"),
+    };
+    // Written for another Certificate.
+    w.secret
+        .as_mut()
+        .unwrap()
+        .labels
+        .insert(labels::CERTIFICATE_NAME.into(), "other".into());
+    w.secret
+        .as_mut()
+        .unwrap()
+        .annotations
+        .insert(labels::CERTIFICATE_NAME.into(), "other".into());
+    assert_eq!(refused(&w), "SecretNotOwned");
+    // Opened to this Certificate by the Secret's owner.
+    w.secret
+        .as_mut()
+        .unwrap()
+        .annotations
+        .insert(labels::ALLOW_CERTIFICATE.into(), "web".into());
+    assert!(!matches!(w.decide(), Step::Refuse(_)));
+    // Someone else's Secret with no operator label at all.
+    let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
+    w.secret.as_mut().unwrap().managed = false;
+    assert_eq!(refused(&w), "SecretNotOwned");
+    // Another type: even an opt-in cannot change a Secret's type.
+    let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
+    w.secret.as_mut().unwrap().secret_type = Some("Opaque".into());
+    assert_eq!(refused(&w), "SecretTypeMismatch");
+    // An older Certificate holds the Secret name.
+    let mut w = World::new();
+    w.secret_held_by = Some("first".into());
+    let Step::Refuse(change) = w.decide() else {
+        panic!()
+    };
+    assert_eq!(change.ready.reason, "DuplicateSecretName");
+    assert!(change.ready.message.contains("first"));
 }

@@ -1,10 +1,11 @@
 //! The next-key Secret: created before any order is placed with its key, deleted when it no
 //! longer fits or its certificate is delivered.
 
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, PostParams, Preconditions};
 
 use super::{key_in, secrets};
 use crate::certificate::observe::Observation;
+use crate::certificate::observed::is_next_key_of;
 use crate::certificate::secret::next_key_secret;
 use crate::certificate::status::{event, write_status};
 use crate::certificate::{Flow, ReconcileError};
@@ -53,8 +54,31 @@ pub async fn create_next_key(
             event(ctx, &obs.cert, false, "Generated", note).await;
             secret
         }
-        // Created by an earlier attempt whose answer we did not see: use it as it is.
-        Err(kube::Error::Api(e)) if e.code == 409 => api.get(name).await?,
+        // Created by an earlier attempt whose answer we did not see: use it as it is, but only
+        // if it is ours (our labels, owned by this Certificate); a Secret someone else put
+        // under that name is left alone and a new name is chosen.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let existing = api.get(name).await?;
+            if !is_next_key_of(&existing, &obs.cert) {
+                event(
+                    ctx,
+                    &obs.cert,
+                    true,
+                    "NextKeyNameTaken",
+                    format!(
+                        "Secret {name} exists and is not this Certificate's next key; choosing another name"
+                    ),
+                )
+                .await;
+                write_status(ctx, obs, |s| {
+                    s.next_private_key_secret_name = None;
+                    s.pending_request = None;
+                })
+                .await?;
+                return Ok(Flow::Continue);
+            }
+            existing
+        }
         Err(e) => return Err(e.into()),
     };
     obs.next_key = Some(created);
@@ -78,10 +102,29 @@ pub async fn discard_next_key(
     Ok(Flow::Continue)
 }
 
+/// Deletes a next-key Secret — only the one observed (UID precondition), so a Secret someone
+/// put under that name since is never deleted.
 pub(super) async fn delete_secret(ctx: &Context, obs: &Observation, name: &str) -> Result<(), kube::Error> {
-    match secrets(ctx, obs).delete(name, &DeleteParams::default()).await {
+    let observed_uid = obs
+        .next_key
+        .as_ref()
+        .filter(|s| s.metadata.name.as_deref() == Some(name))
+        .and_then(|s| s.metadata.uid.clone());
+    let Some(uid) = observed_uid else {
+        // Not observed: it does not exist (the observation reads the named next key).
+        return Ok(());
+    };
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match secrets(ctx, obs).delete(name, &params).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        // Gone, or replaced by another object: not ours to delete.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
         Err(e) => Err(e),
     }
 }

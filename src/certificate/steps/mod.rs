@@ -19,7 +19,7 @@ mod waiting;
 pub use deliver::repair_secret;
 pub use keys::{create_next_key, discard_next_key};
 pub use order::submit;
-pub use progress::{begin_issuance, cleanup, finalize, sync_status, wait_for_issuer};
+pub use progress::{begin_issuance, cleanup, finalize, refuse, sync_status, wait_for_issuer};
 pub use waiting::{check_issued, pickup, poll};
 
 use k8s_openapi::ByteString;

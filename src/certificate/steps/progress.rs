@@ -63,6 +63,7 @@ fn record_certificate(
 ) {
     s.serial_number = Some(leaf.serial_hex.clone());
     s.thumbprint = Some(leaf.thumbprint_sha256.clone());
+    s.public_key_sha256 = Some(crate::pki::spki_sha256_hex(&leaf.spki_der));
     s.not_before = Some(Time(leaf.not_before));
     s.not_after = Some(Time(leaf.not_after));
     s.renewal_time = Some(Time(renewal_time(spec, leaf.not_before, leaf.not_after)));
@@ -77,7 +78,30 @@ pub async fn wait_for_issuer(
     obs: &mut Observation,
     change: &StatusChange,
 ) -> Result<Flow, ReconcileError> {
-    let before = reason_of(&obs.cert, ISSUING);
+    report(ctx, obs, change, ISSUING, "IssuerNotReady").await
+}
+
+/// The Secret may not be written: say why (status and one Warning Event per change of reason)
+/// and order nothing.
+pub async fn refuse(
+    ctx: &Context,
+    obs: &mut Observation,
+    change: &StatusChange,
+) -> Result<Flow, ReconcileError> {
+    let reason = change.ready.reason.clone();
+    report(ctx, obs, change, READY, &reason).await
+}
+
+/// Writes the conditions of `change`; a Warning Event with `reason` when the `watched`
+/// condition did not already say it.
+async fn report(
+    ctx: &Context,
+    obs: &mut Observation,
+    change: &StatusChange,
+    watched: &str,
+    reason: &str,
+) -> Result<Flow, ReconcileError> {
+    let before = reason_of(&obs.cert, watched);
     let gen_ = generation(obs);
     write_status(ctx, obs, |s| {
         set_condition(s, READY, &change.ready, gen_);
@@ -86,13 +110,13 @@ pub async fn wait_for_issuer(
         }
     })
     .await?;
-    if before.as_deref() != Some("IssuerNotReady") {
+    if before.as_deref() != Some(reason) {
         let note = change
             .issuing
             .as_ref()
             .map(|c| c.message.clone())
-            .unwrap_or_default();
-        event(ctx, &obs.cert, true, "IssuerNotReady", note).await;
+            .unwrap_or_else(|| change.ready.message.clone());
+        event(ctx, &obs.cert, true, reason, note).await;
     }
     Ok(Flow::Requeue(change.requeue_after))
 }

@@ -1,0 +1,120 @@
+//! `revokeOnDelete`: revoke the Certificate's current certificate in TLM before letting the
+//! Certificate go — but only a certificate that carries this Certificate's key. The serial in
+//! status is just a record (anyone allowed to write the status could point it at someone
+//! else's certificate); the private key in the Certificate's Secret is the proof.
+
+use kube::api::Api;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+
+use super::ReconcileError;
+use super::observe::IssuerRefd;
+use super::observed::TargetSecret;
+use crate::api::Certificate;
+use crate::clients::error::ErrorClass;
+use crate::clients::tlm_types::{CertificateState, RevocationReason};
+use crate::context::Context;
+use crate::pki::{LeafInfo, certs_from_delivery, spki_sha256_hex};
+
+/// Revokes (reason `cessation_of_operation`) the certificate named in status if TLM's copy of it
+/// carries the key in the Certificate's Secret. If TLM cannot be reached the deletion waits;
+/// removing the finalizer by hand skips the revocation.
+pub async fn revoke_current(
+    cert: &Certificate,
+    ctx: &Context,
+    issuer: &IssuerRefd,
+) -> Result<(), ReconcileError> {
+    let status = cert.status.clone().unwrap_or_default();
+    let Some(serial) = status.serial_number else {
+        return Ok(());
+    };
+    let client = ctx
+        .registry
+        .client(&ctx.client, &issuer.key, &issuer.tlm)
+        .await
+        .map_err(ReconcileError::Credentials)?;
+    let Some(our_key) = key_in_secret(ctx, cert).await? else {
+        note(ctx, cert, true, "RevocationSkipped", format!("Certificate {serial} was not revoked: the Secret holding this Certificate's key is gone, so nothing proves the certificate is this Certificate's")).await;
+        return Ok(());
+    };
+    let record = match client.status(&serial).await {
+        Ok(record) => record,
+        Err(e) if e.class() == ErrorClass::NotFound => return Ok(()),
+        Err(e) => return Err(ReconcileError::Tlm(e)),
+    };
+    if record.state() != CertificateState::Issued {
+        tracing::info!(%serial, state = record.state().name(), "nothing to revoke");
+        return Ok(());
+    }
+    let carries_our_key = record
+        .certificate
+        .as_deref()
+        .and_then(|text| certs_from_delivery(text).ok())
+        .and_then(|certs| certs.first().and_then(|der| LeafInfo::parse(der).ok()))
+        .is_some_and(|leaf| spki_sha256_hex(&leaf.spki_der) == our_key);
+    if !carries_our_key {
+        note(
+            ctx,
+            cert,
+            true,
+            "RevocationSkipped",
+            format!("Certificate {serial} was not revoked: TLM's copy does not carry this Certificate's key"),
+        )
+        .await;
+        return Ok(());
+    }
+    match client
+        .revoke(
+            &serial,
+            status.thumbprint.as_deref(),
+            RevocationReason::CessationOfOperation,
+        )
+        .await
+    {
+        Ok(()) => {
+            note(
+                ctx,
+                cert,
+                false,
+                "Revoked",
+                format!("Revoked certificate {serial} in TLM (cessation_of_operation)"),
+            )
+            .await;
+            Ok(())
+        }
+        // Already revoked or unknown to TLM: nothing left to revoke.
+        Err(e) if matches!(e.status(), Some(400) | Some(404) | Some(409)) => {
+            tracing::info!(%serial, error = %e, "certificate already revoked or unknown");
+            Ok(())
+        }
+        Err(e) => Err(ReconcileError::Tlm(e)),
+    }
+}
+
+/// SHA-256 of the public key of the private key in the Certificate's Secret, if it holds one.
+async fn key_in_secret(ctx: &Context, cert: &Certificate) -> Result<Option<String>, kube::Error> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+    let secret = secrets.get_opt(&cert.spec.secret_name).await?;
+    Ok(secret
+        .map(|s| TargetSecret::parse(&s))
+        .and_then(|t| t.key.ok())
+        .map(|k| k.spki_sha256))
+}
+
+async fn note(ctx: &Context, cert: &Certificate, warning: bool, reason: &str, note: String) {
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: reason.into(),
+        note: Some(note),
+        action: "Revoke".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &cert.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not record event");
+    }
+}
