@@ -25,6 +25,8 @@ pub struct OperatorConfig {
     pub tlm_http: HttpSettings,
     /// How often an issued certificate's state in TLM is checked (None: never).
     pub issued_check_interval: Option<std::time::Duration>,
+    /// The RSA key threads, shared by every scope of the process.
+    pub keys: crate::certificate::keygen::KeyPool,
 }
 
 pub struct Context {

@@ -18,6 +18,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::api::{CTWatch, Certificate, ClusterIssuer, Issuer, IssuerKind};
 use crate::certificate;
+use crate::certificate::keygen::KeyPool;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
@@ -88,6 +89,10 @@ pub struct RunArgs {
     /// checks after a start are spread over one interval.
     #[arg(long, env = "TLM_ISSUED_CHECK_INTERVAL", default_value = "6h")]
     pub issued_check_interval: kube::core::Duration,
+    /// Threads generating RSA keys (default: one less than the machine's cores, at least one),
+    /// served fairly between namespaces.
+    #[arg(long, env = "TLM_KEYGEN_THREADS")]
+    pub keygen_threads: Option<usize>,
 }
 
 pub async fn run(args: RunArgs) -> Result<()> {
@@ -130,6 +135,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         tlm_retry: RetryPolicy::default(),
         tlm_http: HttpSettings::default(),
         issued_check_interval: Some(args.issued_check_interval.into()),
+        keys: KeyPool::start(args.keygen_threads.unwrap_or_else(KeyPool::default_threads)),
     };
     let controllers = controllers(client, config, metrics, health, &args);
     let result = match &mut leadership {

@@ -2,6 +2,7 @@
 
 pub mod decide;
 pub mod issued_checks;
+pub mod keygen;
 pub mod observe;
 pub mod observed;
 pub mod recover;

@@ -25,10 +25,12 @@ pub async fn create_next_key(
     } else {
         let pk = obs.cert.spec.private_key.clone();
         if pk.algorithm == crate::api::KeyAlgorithm::RSA {
-            // RSA 4096 takes about a second: keep it off the async workers.
-            tokio::task::spawn_blocking(move || PrivateKey::generate(pk.algorithm, pk.size))
+            // RSA 4096 takes about a second: on the key threads, in this namespace's turn.
+            let namespace = obs.cert.metadata.namespace.clone().unwrap_or_default();
+            ctx.config
+                .keys
+                .generate(&namespace, pk.algorithm, pk.size)
                 .await
-                .map_err(|e| ReconcileError::Internal(e.to_string()))?
                 .map_err(ReconcileError::Pki)?
         } else {
             // EC and Ed25519 keys take microseconds; a thread hop would cost more.
