@@ -32,11 +32,12 @@ release:
 	$(CARGO) build --locked --profile dist -p tlm-operator
 	@ls -l "$(CARGO_TARGET_DIR)/dist/tlm-operator"
 
-## bench: the issuance benchmark (N=1000) and the CT classification benchmark.
+## bench: the issuance benchmark (N=1000), CT classification, TLM client and key-generation fairness benchmarks.
 bench: control-plane
 	$(CARGO) bench --locked --bench issuance -- --certs 1000 --steady-secs 60
 	$(CARGO) bench --locked --bench ct_classify
 	$(CARGO) bench --locked --bench tlm_issuance
+	$(CARGO) bench --locked --bench keygen_fairness
 
 ## manifests: regenerate crds/, the chart's CRDs and deploy/ from the Rust types and the chart.
 manifests: control-plane

@@ -86,6 +86,7 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
         }
         ctx.memory.forget(&cert.uid().unwrap_or_default());
         ctx.issued_checks.forget(&cert.uid().unwrap_or_default());
+        ctx.config.keys.forget(&cert.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     if revoke_wanted != has_finalizer {

@@ -1,9 +1,12 @@
 //! The next-key Secret: created before any order is placed with its key, deleted when it no
 //! longer fits or its certificate is delivered.
 
+use std::time::Duration;
+
 use kube::api::{DeleteParams, PostParams, Preconditions};
 
 use super::{key_in, secrets};
+use crate::certificate::keygen::KeyTicket;
 use crate::certificate::observe::Observation;
 use crate::certificate::observed::is_next_key_of;
 use crate::certificate::secret::next_key_secret;
@@ -25,13 +28,16 @@ pub async fn create_next_key(
     } else {
         let pk = obs.cert.spec.private_key.clone();
         if pk.algorithm == crate::api::KeyAlgorithm::RSA {
-            // RSA 4096 takes about a second: on the key threads, in this namespace's turn.
+            // RSA 4096 takes about a second: made on the key threads in this namespace's turn,
+            // while this worker serves other Certificates.
             let namespace = obs.cert.metadata.namespace.clone().unwrap_or_default();
-            ctx.config
-                .keys
-                .generate(&namespace, pk.algorithm, pk.size)
-                .await
-                .map_err(ReconcileError::Pki)?
+            let id = format!("{}/{name}/{:?}", obs.uid(), pk.size);
+            match ctx.config.keys.poll(&id, &namespace, pk.algorithm, pk.size) {
+                KeyTicket::Ready(key) => key.map_err(ReconcileError::Pki)?,
+                KeyTicket::Waiting { waiting } => {
+                    return Ok(Flow::Requeue(key_wait(waiting, ctx.config.keys.threads())));
+                }
+            }
         } else {
             // EC and Ed25519 keys take microseconds; a thread hop would cost more.
             PrivateKey::generate(pk.algorithm, pk.size).map_err(ReconcileError::Pki)?
@@ -102,6 +108,17 @@ pub async fn discard_next_key(
     })
     .await?;
     Ok(Flow::Continue)
+}
+
+/// When to look for a key again: about when the keys asked for before it should be made (an
+/// RSA-4096 key takes roughly a second of one core), between 0.2 s and 30 s.
+fn key_wait(waiting: usize, threads: usize) -> Duration {
+    let per_key = Duration::from_millis(800);
+    per_key
+        .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
+        .checked_div(u32::try_from(threads.max(1)).unwrap_or(1))
+        .unwrap_or_default()
+        .clamp(Duration::from_millis(200), Duration::from_secs(30))
 }
 
 /// Deletes a next-key Secret — only the one observed (UID precondition), so a Secret someone
