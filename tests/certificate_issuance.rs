@@ -404,25 +404,10 @@ async fn revoke_on_delete_uses_a_finalizer_and_revokes_in_tlm() {
     let serial = gone.status.unwrap().serial_number.unwrap();
 
     env.certs().delete("gone", &Default::default()).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while env.certs().get_opt("gone").await.unwrap().is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the Certificate was not released"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let status: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/mpki/api/v1/certificate/{serial}", env.sim.url()))
-        .header("x-api-key", support::API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    env.wait_gone("gone", Duration::from_secs(30)).await;
     assert_eq!(
-        status["status"], "revoked",
+        env.tlm_status(&serial).await,
+        "revoked",
         "revoked in TLM before the Certificate went away"
     );
     env.certs().delete("keep", &Default::default()).await.unwrap();

@@ -46,14 +46,7 @@ async fn a_certificate_is_issued_through_a_cluster_issuer_and_revoked_on_delete(
     // prof-collide gives every certificate a second one with the same serial: revoking needs
     // thumbprint_sha256 to say which, and must revoke ours only.
     env.certs().delete("ci", &Default::default()).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while env.certs().get_opt("ci").await.unwrap().is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the Certificate was not released"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.wait_gone("ci", Duration::from_secs(60)).await;
     let client = tlm_operator::clients::tlm::TlmClient::new(tlm_operator::clients::tlm::TlmClientConfig {
         base_url: env.sim.url().to_string(),
         api_key: support::API_KEY.to_string().into(),

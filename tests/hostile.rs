@@ -170,25 +170,10 @@ async fn revoke_on_delete_revokes_only_a_certificate_with_this_certificates_key(
         .unwrap();
     env.certs().delete("thief", &Default::default()).await.unwrap();
     let mut op = env.start_operator_logging_to("restart.log", &[], &[]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while env.certs().get_opt("thief").await.unwrap().is_some() {
-        assert!(std::time::Instant::now() < deadline, "thief was not released");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let status: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/mpki/api/v1/certificate/{victim_serial}",
-            env.sim.url()
-        ))
-        .header("x-api-key", support::API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    env.wait_gone("thief", Duration::from_secs(60)).await;
     assert_eq!(
-        status["status"], "issued",
+        env.tlm_status(&victim_serial).await,
+        "issued",
         "the victim's certificate is not revoked"
     );
     assert_eq!(

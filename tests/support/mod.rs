@@ -204,6 +204,29 @@ impl Env {
         (cert, request_id)
     }
 
+    /// Waits until Certificate `name` is gone (its finalizer released).
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.certs().get_opt(name).await.unwrap().is_some() {
+            assert!(Instant::now() < deadline, "Certificate {name} was not released");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// TLM's status (`issued`, `revoked`, ...) of a serial, asked over the wire.
+    pub async fn tlm_status(&self, serial: &str) -> String {
+        let record: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/mpki/api/v1/certificate/{serial}", self.sim.url()))
+            .header("x-api-key", API_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        record["status"].as_str().unwrap_or_default().to_string()
+    }
+
     /// The sim's record of a request, by id.
     pub fn sim_request(&self, request_id: &str) -> tlm_sim::RequestInfo {
         self.sim

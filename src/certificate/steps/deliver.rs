@@ -15,6 +15,7 @@ use crate::certificate::spec::DesiredNames;
 use crate::certificate::{Flow, ReconcileError};
 use crate::clients::error::ErrorClass;
 use crate::clients::tlm::TlmClient;
+use crate::clients::tlm_types::AdditionalFormats;
 use crate::context::Context;
 use crate::crash;
 use crate::labels::{FIELD_MANAGER, SERIAL_NUMBER};
@@ -34,38 +35,10 @@ pub(super) async fn complete(
     let key = next_private_key(obs)?;
     let mut certs: Vec<CertDer> = Vec::new();
     match client.additional_formats(serial).await {
-        Ok(formats) => {
-            for entry in &formats.x509_cert_chain {
-                match certs_from_pem(&entry.cert_blob) {
-                    Ok(found) => certs.extend(found),
-                    Err(e) => {
-                        return fail(
-                            ctx,
-                            obs,
-                            "InvalidChain",
-                            format!("TLM returned an unreadable chain: {e}"),
-                        )
-                        .await;
-                    }
-                }
-            }
-            if certs.is_empty()
-                && let Some(p7) = &formats.pkcs7
-            {
-                match certs_from_delivery(p7) {
-                    Ok(found) => certs.extend(found),
-                    Err(e) => {
-                        return fail(
-                            ctx,
-                            obs,
-                            "InvalidChain",
-                            format!("TLM returned an unreadable PKCS#7: {e}"),
-                        )
-                        .await;
-                    }
-                }
-            }
-        }
+        Ok(formats) => match chain_of(&formats) {
+            Ok(found) => certs = found,
+            Err(why) => return fail(ctx, obs, "InvalidChain", format!("TLM returned {why}")).await,
+        },
         // Without the extra formats the delivered certificate may still carry the chain.
         Err(e) if delivered.is_some() && !matches!(e.class(), ErrorClass::Transient | ErrorClass::Auth) => {
             tracing::warn!(error = %e, "additional formats unavailable; using the delivered certificate");
@@ -161,11 +134,7 @@ pub async fn repair_secret(
                 .unwrap_or_default();
             let client = client_for(ctx, issuer).await?;
             match client.additional_formats(&serial).await {
-                Ok(f) => {
-                    for entry in f.x509_cert_chain {
-                        certs.extend(certs_from_pem(&entry.cert_blob).unwrap_or_default());
-                    }
-                }
+                Ok(f) => certs.extend(chain_of(&f).unwrap_or_default()),
                 Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
             }
         }
@@ -181,6 +150,20 @@ pub async fn repair_secret(
     let leaf = LeafInfo::parse(&chain[0]).map_err(ReconcileError::Pki)?;
     write_secret(ctx, obs, &key, &chain, &leaf).await?;
     Ok(Flow::Continue)
+}
+
+/// The certificates of an additional-formats answer: the x509 chain, else the PKCS#7.
+fn chain_of(formats: &AdditionalFormats) -> Result<Vec<CertDer>, String> {
+    let mut certs = Vec::new();
+    for entry in &formats.x509_cert_chain {
+        certs.extend(certs_from_pem(&entry.cert_blob).map_err(|e| format!("an unreadable chain: {e}"))?);
+    }
+    if certs.is_empty()
+        && let Some(p7) = &formats.pkcs7
+    {
+        certs = certs_from_delivery(p7).map_err(|e| format!("an unreadable PKCS#7: {e}"))?;
+    }
+    Ok(certs)
 }
 
 /// The one write of the Secret: key, chain, extra formats and annotations in one apply.
