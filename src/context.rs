@@ -29,10 +29,29 @@ pub struct OperatorConfig {
     pub keys: crate::certificate::keygen::KeyPool,
 }
 
+/// What every scope (watched namespace) of the process shares: one client, and so one request
+/// budget, per Issuer and ClusterIssuer however many namespaces are watched.
+#[derive(Clone)]
+pub struct Shared {
+    pub metrics: Arc<Metrics>,
+    pub registry: Arc<TlmRegistry>,
+    pub chain_roots: Arc<crate::certificate::chain_roots::ChainRoots>,
+}
+
+impl Shared {
+    pub fn new(config: &OperatorConfig, metrics: Arc<Metrics>) -> Self {
+        Self {
+            registry: Arc::new(TlmRegistry::new(config.clone(), metrics.clone())),
+            metrics,
+            chain_roots: Default::default(),
+        }
+    }
+}
+
 pub struct Context {
     pub client: kube::Client,
     pub config: OperatorConfig,
-    pub registry: TlmRegistry,
+    pub registry: Arc<TlmRegistry>,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
     /// Only the Secrets the operator owns (selected by label).
@@ -44,13 +63,14 @@ pub struct Context {
     pub memory: IssuanceMemory,
     pub issuer_checks: crate::issuer::reconcile::CheckMemory,
     pub issued_checks: crate::certificate::issued_checks::IssuedChecks,
+    pub chain_roots: Arc<crate::certificate::chain_roots::ChainRoots>,
 }
 
 impl Context {
     pub fn new(
         client: kube::Client,
         config: OperatorConfig,
-        metrics: Arc<Metrics>,
+        shared: &Shared,
         secrets: Store<Secret>,
         issuers: Store<Issuer>,
         cluster_issuers: Store<ClusterIssuer>,
@@ -62,9 +82,9 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
-            registry: TlmRegistry::new(config.clone(), metrics.clone()),
+            registry: shared.registry.clone(),
             client,
-            metrics,
+            metrics: shared.metrics.clone(),
             secrets,
             issuers,
             cluster_issuers,
@@ -72,6 +92,7 @@ impl Context {
             memory: IssuanceMemory::default(),
             issuer_checks: Default::default(),
             issued_checks: crate::certificate::issued_checks::IssuedChecks::new(config.issued_check_interval),
+            chain_roots: shared.chain_roots.clone(),
             config,
         }
     }

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 /// Kubernetes operator for DigiCert Trust Lifecycle Manager certificates and CT monitoring.
 #[derive(Parser)]
-#[command(name = "tlm-operator", version)]
+#[command(name = "tlm-operator", version, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

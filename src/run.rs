@@ -22,7 +22,7 @@ use crate::certificate::keygen::KeyPool;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
-use crate::context::{Context, OperatorConfig};
+use crate::context::{Context, OperatorConfig, Shared};
 use crate::ctwatch::poller::{CtPoller, PollerConfig};
 use crate::issuer::reconcile as issuer_reconcile;
 use crate::labels::{CERTIFICATE_NAME, OWNED_SECRET_SELECTOR};
@@ -212,6 +212,7 @@ async fn controllers(
     let mut ready_waits: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut cert_stores = Vec::new();
     let mut watch_stores = Vec::new();
+    let shared = Shared::new(&config, metrics.clone());
 
     // ClusterIssuers are cluster-wide: one watch, one controller, every scope subscribes.
     let (ci_reader, ci_writer) = reflector::store_shared::<ClusterIssuer>(SUBSCRIBE_BUFFER);
@@ -306,7 +307,7 @@ async fn controllers(
         let ctx = Arc::new(Context::new(
             client.clone(),
             config.clone(),
-            metrics.clone(),
+            &shared,
             secret_reader,
             issuer_reader.clone(),
             ci_reader.clone(),

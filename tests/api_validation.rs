@@ -16,7 +16,7 @@ async fn setup(prefix: &str) -> (kube::Client, String) {
 #[tokio::test]
 async fn examples_are_accepted_and_read_back() {
     let (client, ns) = setup("examples").await;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = testkit::repo_root().join("examples");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

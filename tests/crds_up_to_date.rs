@@ -5,7 +5,7 @@ use tlm_operator::crd_yaml::{file_name, render};
 
 #[test]
 fn crds_directory_matches_the_types() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let dir = testkit::repo_root().join("crds");
     let mut expected_files = Vec::new();
     for crd in all_crds() {
         let name = file_name(&crd);
@@ -30,7 +30,7 @@ fn crds_directory_matches_the_types() {
 
 #[test]
 fn deploy_crds_are_all_crds_in_one_file() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/crds.yaml");
+    let path = testkit::repo_root().join("deploy/crds.yaml");
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == tlm_operator::crd_yaml::render_all().unwrap(),
@@ -40,7 +40,7 @@ fn deploy_crds_are_all_crds_in_one_file() {
 
 #[test]
 fn chart_crds_are_the_same_bytes() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = testkit::repo_root();
     for crd in all_crds() {
         let name = file_name(&crd);
         let chart = std::fs::read(root.join("charts/tlm-operator/crds").join(&name)).unwrap();
@@ -54,7 +54,7 @@ fn chart_crds_are_the_same_bytes() {
 
 #[test]
 fn crd_reference_is_generated_from_the_schema() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/crd-reference.md");
+    let path = testkit::repo_root().join("docs/crd-reference.md");
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == tlm_operator::crd_reference::render(),

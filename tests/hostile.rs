@@ -241,3 +241,90 @@ async fn redirects_are_not_followed_so_the_api_key_goes_nowhere_else() {
     });
     assert!(remote.is_err(), "plain http off loopback is refused");
 }
+
+#[tokio::test]
+async fn a_cluster_issuers_budget_is_shared_fairly_between_namespaces() {
+    let busy = Env::new("fair-busy").await;
+    let quiet = Env::new("fair-quiet").await;
+    busy.create_api_key_secret("tlm-api-key", support::API_KEY).await;
+    let name = format!("tlm-{}", busy.ns);
+    let issuers: Api<tlm_operator::api::ClusterIssuer> = Api::all(busy.client.clone());
+    issuers
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "tlm.certops.dev/v1alpha1", "kind": "ClusterIssuer",
+                "metadata": {"name": name},
+                "spec": {"tlm": {"url": busy.sim.url(), "profileId": "prof-x509",
+                                  "apiKeySecretRef": {"name": "tlm-api-key", "key": "api-key"}}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Five TLM requests a second for the whole ClusterIssuer: the busy namespace's backlog
+    // takes 20 s or more to drain.
+    let mut op = busy.start_operator(
+        &[
+            "--watch-namespaces",
+            &quiet.ns,
+            "--issuer-rate-limit",
+            "5",
+            "--issuer-burst",
+            "1",
+            "--issuer-concurrency",
+            "2",
+        ],
+        &[],
+    );
+    let spec = |n: &str| {
+        json!({"secretName": format!("{n}-tls"), "issuerRef": {"name": name, "kind": "ClusterIssuer"},
+               "dnsNames": [format!("{n}.example.com")]})
+    };
+    const BACKLOG: usize = 100;
+    for i in 0..BACKLOG {
+        busy.create_certificate(&format!("b{i}"), spec(&format!("b{i}")))
+            .await;
+    }
+    let ready_in = |env: &Env| {
+        let api = env.certs();
+        async move {
+            api.list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|c| condition(c, "Ready").is_some_and(|(s, _, _)| s == "True"))
+                .count()
+        }
+    };
+    // The backlog is moving: some of it is done, most of it waits for the budget.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while ready_in(&busy).await < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the busy namespace's Certificates never became Ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = ready_in(&busy).await;
+    quiet.create_certificate("q", spec("q")).await;
+    quiet.wait_ready("q", 1, Duration::from_secs(120)).await;
+    let after = ready_in(&busy).await;
+    println!(
+        "busy Certificates that became Ready while the quiet one was issued: {} (of {} waiting)",
+        after - before,
+        BACKLOG - before
+    );
+    // Round-robin turns: the quiet namespace's one order goes next, behind at most the orders
+    // already admitted; first come, first served it would wait for most of the backlog.
+    assert!(
+        before < BACKLOG / 2 && after - before <= 8,
+        "the quiet namespace waited behind {} of the busy namespace's orders ({before} were done before it came)",
+        after - before
+    );
+    assert!(op.exited().is_none());
+    op.terminate();
+    busy.assert_log_clean(&op, &[]);
+    issuers.delete(&name, &Default::default()).await.unwrap();
+}

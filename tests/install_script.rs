@@ -6,7 +6,7 @@ use std::process::Command;
 
 #[test]
 fn the_install_script_reports_versions_and_the_bin_dir() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = testkit::repo_root();
     let script = root.join("hack/install-control-plane.sh");
     let bin_dir = Command::new("bash")
         .arg(&script)

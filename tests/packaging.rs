@@ -16,8 +16,8 @@ use serde_json::json;
 use support::Env;
 use testkit::{OperatorProcess, require_binary, unique_namespace};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn root() -> PathBuf {
+    testkit::repo_root()
 }
 
 fn chart() -> PathBuf {

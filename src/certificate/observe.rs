@@ -9,6 +9,7 @@ use kube::{Resource, ResourceExt};
 use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret, is_next_key_of};
 use crate::api::conditions;
 use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
+use crate::clients::fair_turns::Tenant;
 use crate::context::Context;
 use crate::issuer::registry::IssuerKey;
 
@@ -29,6 +30,9 @@ pub struct IssuerRefd {
     pub tlm: TlmIssuerConfig,
     pub revoke_on_delete: Option<bool>,
     pub view: IssuerView,
+    /// The Certificate's namespace: a ClusterIssuer's request budget is shared fairly between
+    /// namespaces.
+    pub tenant: Tenant,
 }
 
 impl Observation {
@@ -161,5 +165,6 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
         tlm,
         revoke_on_delete: revoke,
         view,
+        tenant: Tenant::from(cert.namespace().unwrap_or_default()),
     })
 }

@@ -32,6 +32,7 @@ pub async fn revoke_current(
         .registry
         .client(&ctx.client, &issuer.key, &issuer.tlm)
         .await
+        .map(|client| client.for_tenant(issuer.tenant.clone()))
         .map_err(ReconcileError::Credentials)?;
     let Some(our_key) = key_in_secret(ctx, cert).await? else {
         note(ctx, cert, true, "RevocationSkipped", format!("Certificate {serial} was not revoked: the Secret holding this Certificate's key is gone, so nothing proves the certificate is this Certificate's")).await;

@@ -5,6 +5,7 @@
 pub mod certcentral;
 pub mod certspotter;
 pub mod error;
+pub mod fair_turns;
 pub mod http;
 pub mod retry;
 pub mod service;

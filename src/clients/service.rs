@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::RequestObserver;
 use super::error::{ErrorClass, ServiceError, parse_error_body};
+use super::fair_turns::Tenant;
 use super::http::{HttpSettings, build_client, read_body_limited, retry_after_of};
 use super::retry::RetryPolicy;
 use super::throttle::Throttle;
@@ -57,6 +58,7 @@ pub struct Call<'a, Q: Serialize + ?Sized> {
 #[derive(Clone)]
 pub struct ServiceClient {
     inner: Arc<Inner>,
+    tenant: Tenant,
 }
 
 struct Inner {
@@ -121,7 +123,16 @@ impl ServiceClient {
                 retry,
                 observer,
             }),
+            tenant: Tenant::from(""),
         })
+    }
+
+    /// The same client and budget; requests wait for this tenant's fair turn.
+    pub fn for_tenant(&self, tenant: Tenant) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            tenant,
+        }
     }
 
     pub fn service(&self) -> &'static str {
@@ -187,7 +198,7 @@ impl ServiceClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let _permit = inner.throttle.admit().await;
+        let _permit = inner.throttle.admit(&self.tenant).await;
         let started = Instant::now();
         let response = match request.send().await {
             Ok(response) => response,

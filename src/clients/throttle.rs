@@ -1,11 +1,14 @@
-//! Per-client protection of a service account: a token-bucket rate limit, a concurrency cap, and
-//! a gate that holds every request until a `Retry-After` the service sent has passed.
+//! Per-client protection of a service account: a token-bucket rate limit, a concurrency cap, a
+//! gate that holds every request until a `Retry-After` the service sent has passed, and turns
+//! shared round-robin between the tenants that use the account.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::fair_turns::{FairTurns, Tenant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
@@ -31,6 +34,7 @@ impl Default for ThrottleSettings {
 }
 
 pub struct Throttle {
+    turns: FairTurns,
     limiter: DefaultDirectRateLimiter,
     in_flight: Semaphore,
     not_before: Mutex<Option<Instant>>,
@@ -45,14 +49,17 @@ impl Throttle {
     /// Any governor quota, e.g. Cert Spotter's queries per hour.
     pub fn with_quota(quota: Quota, max_concurrency: usize) -> Self {
         Self {
+            turns: FairTurns::default(),
             limiter: RateLimiter::direct(quota),
             in_flight: Semaphore::new(max_concurrency.max(1)),
             not_before: Mutex::new(None),
         }
     }
 
-    /// Waits until a request may be sent; the permit is held until the response is read.
-    pub async fn admit(&self) -> SemaphorePermit<'_> {
+    /// Waits until a request may be sent; the permit is held until the response is read. Only
+    /// the holder of the tenant's turn waits on the limits, so the budget is shared round-robin.
+    pub async fn admit(&self, tenant: &Tenant) -> SemaphorePermit<'_> {
+        let _turn = self.turns.take(tenant).await;
         loop {
             self.wait_for_gate().await;
             let permit = self.in_flight.acquire().await.expect("semaphore is never closed");
@@ -102,13 +109,18 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn anyone() -> Tenant {
+        Tenant::from("")
+    }
 
     #[tokio::test(start_paused = true)]
     async fn gate_holds_requests_until_retry_after() {
         let throttle = Throttle::new(ThrottleSettings::default());
         let start = Instant::now();
         throttle.hold_for(Duration::from_secs(3));
-        let _permit = throttle.admit().await;
+        let _permit = throttle.admit(&anyone()).await;
         assert!(start.elapsed() >= Duration::from_secs(3));
         assert!(throttle.held_for().is_none());
     }
@@ -128,18 +140,48 @@ mod tests {
             ..Default::default()
         };
         let throttle = Throttle::new(settings);
-        let a = throttle.admit().await;
-        let _b = throttle.admit().await;
+        let a = throttle.admit(&anyone()).await;
+        let _b = throttle.admit(&anyone()).await;
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), throttle.admit())
+            tokio::time::timeout(Duration::from_millis(50), throttle.admit(&anyone()))
                 .await
                 .is_err()
         );
         drop(a);
         assert!(
-            tokio::time::timeout(Duration::from_millis(500), throttle.admit())
+            tokio::time::timeout(Duration::from_millis(500), throttle.admit(&anyone()))
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_shared_budget_serves_a_quiet_tenant_next() {
+        let settings = ThrottleSettings {
+            requests_per_second: NonZeroU32::new(100).expect("non-zero"),
+            burst: NonZeroU32::new(1).expect("non-zero"),
+            max_concurrency: 4,
+        };
+        let throttle = Arc::new(Throttle::new(settings));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let admit = |name: &'static str| {
+            let (throttle, order) = (throttle.clone(), order.clone());
+            tokio::spawn(async move {
+                drop(throttle.admit(&Tenant::from(name)).await);
+                order.lock().unwrap().push(name);
+            })
+        };
+        let mut tasks: Vec<_> = (0..30).map(|_| admit("busy")).collect();
+        while throttle.turns.waiting() < 20 {
+            tokio::task::yield_now().await;
+        }
+        tasks.push(admit("quiet"));
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        let served = order.iter().position(|n| *n == "quiet").unwrap();
+        // Only requests already holding the turn or admitted go first: one turn, not 20+.
+        assert!(served <= 12, "quiet tenant admitted {served}th: {order:?}");
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ServiceError;
+use super::fair_turns::Tenant;
 use super::http::HttpSettings;
 use super::retry::RetryPolicy;
 use super::service::{Call, ServiceClient, path_segment};
@@ -78,6 +79,14 @@ impl TlmClient {
             observer,
         )?;
         Ok(Self { service })
+    }
+
+    /// The same client (same budget), with its requests counted against `tenant` when the
+    /// budget is shared out.
+    pub fn for_tenant(&self, tenant: Tenant) -> Self {
+        Self {
+            service: self.service.for_tenant(tenant),
+        }
     }
 
     /// Time left before the service's last `Retry-After` expires, if any.

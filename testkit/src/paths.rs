@@ -6,12 +6,22 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
-/// The workspace root (the directory holding `hack/` and `crds/`).
+/// The workspace root (the directory holding `hack/` and `crds/`). Cargo sets
+/// `CARGO_MANIFEST_DIR` when it runs a test, and that is asked first: the compile-time value is
+/// wherever the cached build first happened, and a clone elsewhere that shares the cache would
+/// otherwise run another checkout's scripts.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("testkit lives one level below the workspace root")
-        .to_path_buf()
+        .to_path_buf();
+    let runtime = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    runtime
+        .iter()
+        .flat_map(|dir| [dir.clone(), dir.join("..")])
+        .chain([compiled.clone()])
+        .find(|dir| dir.join("hack/install-control-plane.sh").is_file())
+        .unwrap_or(compiled)
 }
 
 const INSTALL_HINT: &str = "run `make test` (or `hack/install-control-plane.sh`) once to build \

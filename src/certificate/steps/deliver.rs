@@ -33,38 +33,40 @@ pub(super) async fn complete(
     delivered: Option<String>,
 ) -> Result<Flow, ReconcileError> {
     let key = next_private_key(obs)?;
-    let mut certs: Vec<CertDer> = Vec::new();
-    match client.additional_formats(serial).await {
-        Ok(formats) => match chain_of(&formats) {
-            Ok(found) => certs = found,
-            Err(why) => return fail(ctx, obs, "InvalidChain", format!("TLM returned {why}")).await,
-        },
-        // Without the extra formats the delivered certificate may still carry the chain.
-        Err(e) if delivered.is_some() && !matches!(e.class(), ErrorClass::Transient | ErrorClass::Auth) => {
-            tracing::warn!(error = %e, "additional formats unavailable; using the delivered certificate");
-        }
-        Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
-    }
-    if let Some(text) = &delivered {
-        match certs_from_delivery(text) {
-            Ok(found) => certs.extend(
-                found
-                    .into_iter()
-                    .filter(|c| !certs.contains(c))
-                    .collect::<Vec<_>>(),
-            ),
-            Err(e) if certs.is_empty() => {
-                return fail(
-                    ctx,
-                    obs,
-                    "InvalidCertificate",
-                    format!("TLM delivered an unreadable certificate: {e}"),
-                )
-                .await;
+    let delivered_certs = delivered.as_deref().map(certs_from_delivery);
+    // The delivery often lacks only the root, which an earlier issuance of this Issuer fetched.
+    let known = match &delivered_certs {
+        Some(Ok(found)) => ctx.chain_roots.complete(&issuer.key, found, &key.spki_der()),
+        _ => None,
+    };
+    let certs = match known {
+        Some(chain) => chain,
+        None => {
+            let mut certs = match fetch_chain(ctx, obs, issuer, client, serial, delivered.is_some()).await? {
+                Fetched::Chain(certs) => certs,
+                Fetched::Done(flow) => return Ok(flow),
+            };
+            match delivered_certs {
+                Some(Ok(found)) => certs.extend(
+                    found
+                        .into_iter()
+                        .filter(|c| !certs.contains(c))
+                        .collect::<Vec<_>>(),
+                ),
+                Some(Err(e)) if certs.is_empty() => {
+                    return fail(
+                        ctx,
+                        obs,
+                        "InvalidCertificate",
+                        format!("TLM delivered an unreadable certificate: {e}"),
+                    )
+                    .await;
+                }
+                _ => {}
             }
-            Err(_) => {}
+            certs
         }
-    }
+    };
     let chain = match order_chain(&certs, Some(&key.spki_der())) {
         Ok(chain) => chain,
         Err(e) => {
@@ -100,6 +102,7 @@ pub(super) async fn complete(
         .await;
     }
     write_secret(ctx, obs, &key, &chain, &leaf).await?;
+    ctx.chain_roots.learn(&issuer.key, &chain);
     ctx.memory.update(&obs.uid(), |m| {
         m.maybe_submitted = false;
         m.delivered = None;
@@ -107,6 +110,37 @@ pub(super) async fn complete(
     tracing::info!(certificate = %obs.cert.name_any(), serial = %leaf.serial_hex, "certificate written to Secret");
     crash::point("after-secret");
     Ok(Flow::Continue)
+}
+
+enum Fetched {
+    Chain(Vec<CertDer>),
+    Done(Flow),
+}
+
+/// The chain from `additional-formats`; empty when TLM cannot give it but the submit already
+/// delivered a certificate.
+async fn fetch_chain(
+    ctx: &Context,
+    obs: &mut Observation,
+    issuer: &IssuerRefd,
+    client: &TlmClient,
+    serial: &str,
+    delivered: bool,
+) -> Result<Fetched, ReconcileError> {
+    match client.additional_formats(serial).await {
+        Ok(formats) => match chain_of(&formats) {
+            Ok(found) => Ok(Fetched::Chain(found)),
+            Err(why) => Ok(Fetched::Done(
+                fail(ctx, obs, "InvalidChain", format!("TLM returned {why}")).await?,
+            )),
+        },
+        // Without the extra formats the delivered certificate may still carry the chain.
+        Err(e) if delivered && !matches!(e.class(), ErrorClass::Transient | ErrorClass::Auth) => {
+            tracing::warn!(error = %e, "additional formats unavailable; using the delivered certificate");
+            Ok(Fetched::Chain(Vec::new()))
+        }
+        Err(e) => Ok(Fetched::Done(on_tlm_error(ctx, obs, issuer, e).await?)),
+    }
 }
 
 /// Rewrites the Secret from its own key and certificate (labels, annotations, extra formats).

@@ -68,5 +68,6 @@ async fn client_for(ctx: &Context, issuer: &IssuerRefd) -> Result<TlmClient, Rec
     ctx.registry
         .client(&ctx.client, &issuer.key, &issuer.tlm)
         .await
+        .map(|client| client.for_tenant(issuer.tenant.clone()))
         .map_err(ReconcileError::Credentials)
 }
