@@ -24,6 +24,9 @@ if [ "${1:-}" = "--print-bin-dir" ]; then
   exit 0
 fi
 
+# cert-manager's CRDs for the external-issuer tests: fetched once, instant when cached.
+"$(dirname "${BASH_SOURCE[0]}")/install-cert-manager-crds.sh" >/dev/null
+
 have_all() {
   for b in kube-apiserver kubectl etcd helm; do [ -x "$BIN_DIR/$b" ] || return 1; done
 }
