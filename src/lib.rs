@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod certificate;
+pub mod certmanager;
 pub mod clients;
 pub mod context;
 pub mod crash;

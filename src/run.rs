@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// served fairly between namespaces.
     #[arg(long, env = "TLM_KEYGEN_THREADS")]
     pub keygen_threads: Option<usize>,
+    /// Also serve cert-manager CertificateRequests whose issuerRef.group is tlm.certops.dev
+    /// (needs cert-manager's CRDs).
+    #[arg(long, env = "TLM_CERT_MANAGER_ISSUER", default_value_t = false)]
+    pub cert_manager_issuer: bool,
 }
 
 pub async fn run(args: RunArgs) -> Result<()> {
@@ -373,6 +377,10 @@ async fn controllers(
             }
             .boxed(),
         );
+
+        if args.cert_manager_issuer {
+            tasks.push(crate::certmanager::run(ctx.clone(), scope.clone()).boxed());
+        }
 
         let issuer_controller = Controller::for_shared_stream(issuer_sub_ctrl, issuer_reader)
             .shutdown_on_signal()
