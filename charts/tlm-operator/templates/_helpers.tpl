@@ -53,6 +53,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.certManagerIssuer.enabled }}
+# cert-manager external-issuer mode: read requests, record the order in an annotation (patch),
+# write Ready, certificate and ca (status patch).
+- apiGroups: ["cert-manager.io"]
+  resources: ["certificaterequests"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["cert-manager.io"]
+  resources: ["certificaterequests/status"]
+  verbs: ["patch"]
+{{- end }}
 {{- end -}}
 
 {{- define "tlm-operator.clusterIssuerRules" -}}
