@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod cert_manager;
 pub mod ctwatch;
 
 use std::path::PathBuf;
