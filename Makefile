@@ -5,12 +5,12 @@ CACHE_DIR ?= $(or $(TLM_CACHE_DIR),$(HOME)/.cache/tlm-operator)
 export CARGO_TARGET_DIR ?= $(CACHE_DIR)/target
 CARGO ?= cargo
 
-.PHONY: test lint control-plane manifests demo release bench
+.PHONY: test lint control-plane manifests demo release bench bench-scale
 
 ## test: install the control plane if missing, lint, run every test, then a CI-sized issuance benchmark.
 test: control-plane lint
 	$(CARGO) test --workspace --locked
-	$(CARGO) bench --locked --bench issuance -- --certs 200 --steady-secs 10
+	$(CARGO) bench --locked --bench issuance -- --certs 200 --flags default --steady-secs 10
 
 ## lint: formatting, clippy with warnings as errors, CRDs in sync.
 lint:
@@ -34,10 +34,17 @@ release:
 
 ## bench: the issuance benchmark (N=1000), CT classification, TLM client and key-generation fairness benchmarks.
 bench: control-plane
-	$(CARGO) bench --locked --bench issuance -- --certs 1000 --steady-secs 60
+	$(CARGO) bench --locked --bench issuance -- --certs 1000 --flags default --steady-secs 60
+	$(CARGO) bench --locked --bench issuance -- --certs 1000 --flags tuned --steady-secs 60
 	$(CARGO) bench --locked --bench ct_classify
 	$(CARGO) bench --locked --bench tlm_issuance
 	$(CARGO) bench --locked --bench keygen_fairness
+
+## bench-scale: 1,000, 5,000 and 10,000 Certificates, with default and with tuned flags (about 20 min).
+bench-scale: control-plane
+	for n in 1000 5000 10000; do for f in default tuned; do \
+		$(CARGO) bench --locked --bench issuance -- --certs $$n --flags $$f --steady-secs 30 || exit 1; \
+	done; done
 
 ## manifests: regenerate crds/, the chart's CRDs and deploy/ from the Rust types and the chart.
 manifests: control-plane

@@ -72,6 +72,7 @@ async fn main() {
         http: HttpSettings::default(),
         throttle: ThrottleSettings {
             requests_per_second: NonZeroU32::new(100_000).unwrap(),
+            start_per_second: None,
             burst: NonZeroU32::new(100_000).unwrap(),
             max_concurrency: 16,
         },

@@ -65,14 +65,22 @@ pub struct RunArgs {
     /// Watch only these namespaces (comma separated); all when empty.
     #[arg(long, env = "TLM_WATCH_NAMESPACES", value_delimiter = ',')]
     pub watch_namespaces: Vec<String>,
-    /// Sustained TLM requests per second, per Issuer.
-    #[arg(long, env = "TLM_ISSUER_RATE_LIMIT", default_value_t = NonZeroU32::new(20).expect("non-zero"))]
+    /// Most TLM requests per second, per Issuer. The rate adapts below it: see
+    /// --issuer-adaptive-rate.
+    #[arg(long, env = "TLM_ISSUER_RATE_LIMIT", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
     pub issuer_rate_limit: NonZeroU32,
+    /// Start each Issuer at --issuer-start-rate requests per second, grow while TLM answers
+    /// well, halve on 429/5xx/timeouts. With false, every Issuer sends at --issuer-rate-limit.
+    #[arg(long, env = "TLM_ISSUER_ADAPTIVE_RATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub issuer_adaptive_rate: bool,
+    /// Where an adaptive rate starts (requests per second).
+    #[arg(long, env = "TLM_ISSUER_START_RATE", default_value_t = NonZeroU32::new(20).expect("non-zero"))]
+    pub issuer_start_rate: NonZeroU32,
     /// TLM request burst, per Issuer.
     #[arg(long, env = "TLM_ISSUER_BURST", default_value_t = NonZeroU32::new(40).expect("non-zero"))]
     pub issuer_burst: NonZeroU32,
     /// TLM requests in flight at once, per Issuer.
-    #[arg(long, env = "TLM_ISSUER_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "TLM_ISSUER_CONCURRENCY", default_value_t = 16)]
     pub issuer_concurrency: usize,
     /// Certificates reconciled at once.
     #[arg(long, env = "TLM_WORKERS", default_value_t = 64)]
@@ -133,6 +141,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             .unwrap_or_else(|| args.namespace.clone()),
         tlm_throttle: ThrottleSettings {
             requests_per_second: args.issuer_rate_limit,
+            start_per_second: args.issuer_adaptive_rate.then_some(args.issuer_start_rate),
             burst: args.issuer_burst,
             max_concurrency: args.issuer_concurrency,
         },

@@ -28,6 +28,10 @@ async fn examples_are_accepted_and_read_back() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
     {
         let text = std::fs::read_to_string(path).unwrap();
+        if text.contains("apiVersion: cert-manager.io/") {
+            // Needs cert-manager's CRDs: tests/cert_manager_issuer.rs applies it.
+            continue;
+        }
         let created = create_yaml_documents(&client, &text, &ns)
             .await
             .unwrap_or_else(|e| panic!("{} refused: {e:#}", path.display()));

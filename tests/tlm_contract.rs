@@ -48,6 +48,7 @@ fn client_with(
 fn client(sim: &Sim) -> TlmClient {
     let throttle = ThrottleSettings {
         requests_per_second: NonZeroU32::new(1000).unwrap(),
+        start_per_second: None,
         burst: NonZeroU32::new(1000).unwrap(),
         max_concurrency: 16,
     };
@@ -702,6 +703,7 @@ async fn the_rate_limit_spaces_requests() {
     let sim = Sim::start(SimOptions::default()).await.unwrap();
     let throttle = ThrottleSettings {
         requests_per_second: NonZeroU32::new(5).unwrap(),
+        start_per_second: None,
         burst: NonZeroU32::new(1).unwrap(),
         max_concurrency: 4,
     };

@@ -113,6 +113,9 @@ pub struct Inputs<'a> {
     pub issued_check: Option<&'a IssuedCheck>,
     /// An older Certificate in the namespace with the same `secretName`: it holds the Secret.
     pub secret_held_by: Option<&'a str>,
+    /// The next-key name of the Certificate's first issuance (fixed by its UID): used without a
+    /// status write first.
+    pub first_key_name: Option<&'a str>,
 }
 
 /// What this process knows of the Secret's certificate in TLM, and when to ask again.
@@ -143,7 +146,7 @@ pub enum Step {
     BeginIssuance {
         reason: IssueReason,
     },
-    /// Create the next-key Secret named in status; with `reuse_current_key` it copies the key
+    /// Create the next-key Secret named in status (or the first issuance's); with `reuse_current_key` it copies the key
     /// in the target Secret (`rotationPolicy: Never`).
     CreateNextKey {
         name: String,
@@ -222,7 +225,10 @@ pub fn decide(i: &Inputs<'_>) -> Step {
                 .secret
                 .and_then(TargetSecret::matched_leaf)
                 .map(|l| l.serial_hex.clone());
-            if status.next_private_key_secret_name.is_some() || status.pending_request.is_some() {
+            if status.next_private_key_secret_name.is_some()
+                || status.pending_request.is_some()
+                || i.next_key.is_some()
+            {
                 // The status records the last finished serial; a different one in the Secret is
                 // the certificate this issuance wrote (finalizing may have crashed half-way).
                 let finished_here = serial_in_secret.is_some() && serial_in_secret != status.serial_number;
@@ -275,8 +281,20 @@ pub fn decide(i: &Inputs<'_>) -> Step {
                     requeue_after: remaining,
                 };
             }
-            let Some(name) = status.next_private_key_secret_name.clone() else {
-                return Step::BeginIssuance { reason };
+            let name = match (status.next_private_key_secret_name.clone(), i.first_key_name) {
+                (Some(name), _) => name,
+                // A first issuance writes nothing before its key: the key's name is fixed, and
+                // the status is written once, when the certificate is delivered (or a wait
+                // begins).
+                // Also when the reason changed while that key exists: it is the key to use or
+                // discard, never one to leave behind.
+                (None, Some(first))
+                    if status.revision.is_none()
+                        && (reason == IssueReason::DoesNotExist || i.next_key.is_some()) =>
+                {
+                    first.to_string()
+                }
+                (None, _) => return Step::BeginIssuance { reason },
             };
             let Some(next_key) = i.next_key else {
                 let reuse_current_key = i.spec.private_key.rotation_policy == RotationPolicy::Never

@@ -7,6 +7,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret, is_next_key_of};
+use super::secret::next_key_name;
 use crate::api::conditions;
 use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
 use crate::clients::fair_turns::Tenant;
@@ -43,11 +44,9 @@ impl Observation {
                 .get(&ObjectRef::new(name).within(&ns))
                 .map(|s| (*s).clone())
         };
-        let status = cert.status.clone().unwrap_or_default();
         Self {
             secret: lookup(&cert.spec.secret_name),
-            next_key: status
-                .next_private_key_secret_name
+            next_key: next_key_name(cert)
                 .as_deref()
                 .and_then(lookup)
                 .filter(|s| is_next_key_of(s, cert)),
@@ -63,11 +62,21 @@ impl Observation {
         };
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
         let secret = secrets.get_opt(&cert.spec.secret_name).await?;
-        let next_name = cert
+        let revision = cert.status.as_ref().and_then(|s| s.revision);
+        let named = cert
             .status
             .as_ref()
-            .and_then(|s| s.next_private_key_secret_name.clone());
-        let next_key = match next_name {
+            .is_some_and(|s| s.next_private_key_secret_name.is_some());
+        let next_key = match next_key_name(&cert) {
+            // An issued Certificate's first key is almost always gone: ask the API server only
+            // when the cache still has it, not on every write.
+            Some(n)
+                if !named
+                    && revision.is_some()
+                    && ctx.secrets.get(&ObjectRef::new(&n).within(namespace)).is_none() =>
+            {
+                None
+            }
             Some(n) => secrets.get_opt(&n).await?.filter(|s| is_next_key_of(s, &cert)),
             None => None,
         };

@@ -13,6 +13,7 @@ use rand::Rng;
 use super::decide::{Inputs, Step, decide};
 use super::observe::{Observation, issuer_of};
 use super::observed::IssuerView;
+use super::secret::first_key_name;
 use super::steps;
 use crate::api::Certificate;
 use crate::clients::error::ServiceError;
@@ -112,6 +113,10 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
             .map(|l| l.serial_hex.as_str());
         let issued_check = ctx.issued_checks.view(&obs.uid(), serial, now);
         let holder = secret_holder(&ctx, &obs.cert);
+        let first_key = obs
+            .cert
+            .uid()
+            .map(|uid| first_key_name(&obs.cert.name_any(), &uid));
         let name = obs.cert.name_any();
         let step = decide(&Inputs {
             name: &name,
@@ -125,6 +130,7 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
             last_poll: memory.last_poll,
             issued_check: issued_check.as_ref(),
             secret_held_by: holder.as_deref(),
+            first_key_name: first_key.as_deref(),
         });
         if let Step::Idle { requeue_after } = step {
             if memory.transient_failures > 0 {

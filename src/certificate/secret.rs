@@ -114,6 +114,30 @@ pub fn next_key_secret(cert: &Certificate, name: &str, key: &PrivateKey) -> Secr
     }
 }
 
+/// The next-key Secret name of a Certificate's first issuance: fixed by its UID, so the name
+/// needs no status write before the key exists (a restarted operator finds the key under the
+/// same name). Later issuances record a fresh name in status first.
+pub fn first_key_name(cert_name: &str, uid: &str) -> String {
+    let stem: String = cert_name.chars().take(240).collect();
+    let suffix = &crate::pki::sha256_hex(uid.as_bytes())[..8];
+    format!("{}-{suffix}", stem.trim_end_matches(['-', '.']))
+}
+
+/// The name the next-key Secret has: the one in status, else the first issuance's (until the
+/// first issuance has recorded its outcome and deleted that key: revision 1 may still have it,
+/// when the process stopped between the two).
+pub fn next_key_name(cert: &Certificate) -> Option<String> {
+    let status = cert.status.as_ref();
+    match status.and_then(|s| s.next_private_key_secret_name.clone()) {
+        Some(name) => Some(name),
+        None if status.and_then(|s| s.revision).is_none_or(|r| r <= 1) => {
+            let uid = cert.meta().uid.as_deref()?;
+            Some(first_key_name(cert.meta().name.as_deref()?, uid))
+        }
+        None => None,
+    }
+}
+
 /// A fresh next-key Secret name: `<certificate>-<5 random chars>` (cert-manager's shape),
 /// shortened so it stays a valid name.
 pub fn fresh_next_key_name(cert_name: &str) -> String {

@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use super::decide::ConditionSpec;
 use super::observe::Observation;
 use crate::api::conditions::{self, ConditionValue};
-use crate::api::{Certificate, CertificateStatus};
+use crate::api::{Certificate, CertificateStatus, ISSUING, READY};
 use crate::context::Context;
 
 /// Applies `change` to the status and writes it when anything changed. Returns whether it wrote.
@@ -23,6 +23,7 @@ pub async fn write_status(
     let old = obs.cert.status.clone().unwrap_or_default();
     let mut new = old.clone();
     change(&mut new);
+    never_without_ready(&mut new, &obs.cert);
     if new == old {
         return Ok(false);
     }
@@ -33,6 +34,29 @@ pub async fn write_status(
         .replace_status(&cert.name_any(), &PostParams::default(), &cert)
         .await?;
     Ok(true)
+}
+
+/// A first issuance writes no status until something happens (a wait, a failure, the
+/// certificate): whatever that first write is, it also says the Certificate is not Ready, as the
+/// Issuing condition explains.
+fn never_without_ready(status: &mut CertificateStatus, cert: &Certificate) {
+    if conditions::find(&status.conditions, READY).is_some() {
+        return;
+    }
+    let ready = match conditions::find(&status.conditions, ISSUING) {
+        Some(issuing) if issuing.status == "False" => {
+            ConditionSpec::new(false, &issuing.reason, issuing.message.clone())
+        }
+        _ => ConditionSpec::new(
+            false,
+            "DoesNotExist",
+            format!(
+                "Issuing certificate as Secret {} does not exist",
+                cert.spec.secret_name
+            ),
+        ),
+    };
+    set_condition(status, READY, &ready, cert.metadata.generation);
 }
 
 /// Sets one condition on a status being built.

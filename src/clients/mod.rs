@@ -2,6 +2,7 @@
 //! `docs/tlm-wire.md` (Cert Spotter: its public API v1 documentation), classifies failures, honours `Retry-After` and keeps its own rate
 //! limit; none ever logs or prints a credential.
 
+pub mod adaptive_rate;
 pub mod certcentral;
 pub mod certspotter;
 pub mod error;

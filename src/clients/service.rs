@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::RequestObserver;
+use super::adaptive_rate::Load;
 use super::error::{ErrorClass, ServiceError, parse_error_body};
 use super::fair_turns::Tenant;
 use super::http::{HttpSettings, build_client, read_body_limited, retry_after_of};
@@ -204,11 +205,17 @@ impl ServiceClient {
             Ok(response) => response,
             Err(e) => {
                 inner.observer.observe(service, endpoint, None, started.elapsed());
+                if e.is_timeout() {
+                    inner.throttle.record(Load::Overloaded);
+                }
                 return Err(transport_error(service, endpoint, &e));
             }
         };
         let status = response.status().as_u16();
         let retry_after = retry_after_of(response.headers());
+        if let Some(rate) = inner.throttle.record(Load::of_status(status)) {
+            tracing::debug!(service, endpoint, status, rate, "request rate adapted");
+        }
         let bytes = read_body_limited(response).await;
         inner
             .observer

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use super::adaptive_rate::{AdaptiveRate, Load};
 use super::fair_turns::{FairTurns, Tenant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
@@ -15,8 +16,10 @@ use tokio::time::Instant;
 /// Limits for one client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottleSettings {
-    /// Sustained requests per second.
+    /// Sustained requests per second: the ceiling when the rate adapts.
     pub requests_per_second: NonZeroU32,
+    /// Adapt the rate to the service's answers, starting here (None: always the ceiling).
+    pub start_per_second: Option<NonZeroU32>,
     /// Requests that may go at once after a quiet period.
     pub burst: NonZeroU32,
     /// Requests in flight at once.
@@ -26,31 +29,49 @@ pub struct ThrottleSettings {
 impl Default for ThrottleSettings {
     fn default() -> Self {
         Self {
-            requests_per_second: NonZeroU32::new(20).expect("non-zero"),
+            requests_per_second: NonZeroU32::new(100).expect("non-zero"),
+            start_per_second: NonZeroU32::new(20),
             burst: NonZeroU32::new(40).expect("non-zero"),
-            max_concurrency: 8,
+            max_concurrency: 16,
         }
     }
 }
 
 pub struct Throttle {
     turns: FairTurns,
-    limiter: DefaultDirectRateLimiter,
+    limiter: Limiter,
     in_flight: Semaphore,
     not_before: Mutex<Option<Instant>>,
 }
 
+enum Limiter {
+    Fixed(DefaultDirectRateLimiter),
+    Adaptive(AdaptiveRate),
+}
+
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
-        let quota = Quota::per_second(settings.requests_per_second).allow_burst(settings.burst);
-        Self::with_quota(quota, settings.max_concurrency)
+        let Some(start) = settings.start_per_second else {
+            let quota = Quota::per_second(settings.requests_per_second).allow_burst(settings.burst);
+            return Self::with_quota(quota, settings.max_concurrency);
+        };
+        let rate = AdaptiveRate::new(
+            start.get(),
+            settings.requests_per_second.get(),
+            settings.burst.get(),
+        );
+        Self::with_limiter(Limiter::Adaptive(rate), settings.max_concurrency)
     }
 
     /// Any governor quota, e.g. Cert Spotter's queries per hour.
     pub fn with_quota(quota: Quota, max_concurrency: usize) -> Self {
+        Self::with_limiter(Limiter::Fixed(RateLimiter::direct(quota)), max_concurrency)
+    }
+
+    fn with_limiter(limiter: Limiter, max_concurrency: usize) -> Self {
         Self {
             turns: FairTurns::default(),
-            limiter: RateLimiter::direct(quota),
+            limiter,
             in_flight: Semaphore::new(max_concurrency.max(1)),
             not_before: Mutex::new(None),
         }
@@ -63,11 +84,36 @@ impl Throttle {
         loop {
             self.wait_for_gate().await;
             let permit = self.in_flight.acquire().await.expect("semaphore is never closed");
-            self.limiter.until_ready().await;
+            match &self.limiter {
+                Limiter::Fixed(limiter) => limiter.until_ready().await,
+                Limiter::Adaptive(rate) => {
+                    let limiter = rate.limiter();
+                    if limiter.check().is_err() {
+                        rate.pressed();
+                        limiter.until_ready().await;
+                    }
+                }
+            }
             // A Retry-After may have arrived while this request waited for its turn.
             if self.gate_deadline().is_none_or(|at| at <= Instant::now()) {
                 return permit;
             }
+        }
+    }
+
+    /// Learns from one answer (adaptive rates only); returns the new rate when it changed.
+    pub fn record(&self, load: Load) -> Option<u32> {
+        match &self.limiter {
+            Limiter::Fixed(_) => None,
+            Limiter::Adaptive(rate) => rate.record(load),
+        }
+    }
+
+    /// The current requests per second of an adaptive rate.
+    pub fn current_rate(&self) -> Option<u32> {
+        match &self.limiter {
+            Limiter::Fixed(_) => None,
+            Limiter::Adaptive(rate) => Some(rate.rate()),
         }
     }
 
@@ -159,6 +205,7 @@ mod tests {
     async fn a_shared_budget_serves_a_quiet_tenant_next() {
         let settings = ThrottleSettings {
             requests_per_second: NonZeroU32::new(100).expect("non-zero"),
+            start_per_second: None,
             burst: NonZeroU32::new(1).expect("non-zero"),
             max_concurrency: 4,
         };

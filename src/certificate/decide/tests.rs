@@ -36,6 +36,7 @@ struct World {
     last_poll: Option<Timestamp>,
     issued_check: Option<IssuedCheck>,
     secret_held_by: Option<String>,
+    first_key_name: Option<String>,
 }
 
 impl World {
@@ -64,6 +65,7 @@ impl World {
             last_poll: None,
             issued_check: None,
             secret_held_by: None,
+            first_key_name: None,
         }
     }
 
@@ -103,6 +105,7 @@ impl World {
             last_poll: self.last_poll,
             issued_check: self.issued_check.as_ref(),
             secret_held_by: self.secret_held_by.as_deref(),
+            first_key_name: self.first_key_name.as_deref(),
         })
     }
 
@@ -652,4 +655,63 @@ fn a_secret_this_certificate_may_not_write_is_refused_before_anything_is_ordered
     };
     assert_eq!(change.ready.reason, "DuplicateSecretName");
     assert!(change.ready.message.contains("first"));
+}
+
+fn next_key_named(name: &str) -> NextKey {
+    let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+    NextKey {
+        name: name.into(),
+        facts: Some(KeyFacts::of(&key)),
+        created: None,
+    }
+}
+
+#[test]
+fn a_first_issuance_creates_its_key_without_writing_status_first() {
+    let mut w = World::new();
+    w.first_key_name = Some("web-first".into());
+    assert_eq!(
+        w.decide(),
+        Step::CreateNextKey {
+            name: "web-first".into(),
+            reuse_current_key: false
+        }
+    );
+    w.next_key = Some(next_key_named("web-first"));
+    assert_eq!(w.decide(), submit(None));
+}
+
+#[test]
+fn a_certificate_issued_before_records_its_next_key_name_first() {
+    let mut w = World::new();
+    w.first_key_name = Some("web-first".into());
+    w.status().revision = Some(1);
+    assert!(matches!(
+        w.decide(),
+        Step::BeginIssuance {
+            reason: IssueReason::DoesNotExist
+        }
+    ));
+}
+
+#[test]
+fn a_first_key_left_beside_a_delivered_certificate_is_finalized() {
+    let mut w = World::new().with_issued(-10, 90 * 86400);
+    w.first_key_name = Some("web-first".into());
+    w.next_key = Some(next_key_named("web-first"));
+    assert_eq!(w.decide(), Step::Finalize);
+}
+
+#[test]
+fn a_first_key_is_used_even_when_the_reason_to_issue_changed() {
+    // The first issuance wrote the Secret, then the spec changed before it was finalized.
+    let mut w = World::new().with_issued(-10, 90 * 86400);
+    w.cert.spec.dns_names = Some(vec!["other.example.com".into()]);
+    w.first_key_name = Some("web-first".into());
+    w.next_key = Some(next_key_named("web-first"));
+    assert!(
+        matches!(w.decide(), Step::Submit { .. }),
+        "the first key is used, not left behind: {:?}",
+        w.decide()
+    );
 }

@@ -9,7 +9,7 @@ use super::{key_in, secrets};
 use crate::certificate::keygen::KeyTicket;
 use crate::certificate::observe::Observation;
 use crate::certificate::observed::is_next_key_of;
-use crate::certificate::secret::next_key_secret;
+use crate::certificate::secret::{fresh_next_key_name, next_key_secret};
 use crate::certificate::status::{event, write_status};
 use crate::certificate::{Flow, ReconcileError};
 use crate::context::Context;
@@ -23,6 +23,11 @@ pub async fn create_next_key(
     name: &str,
     reuse_current_key: bool,
 ) -> Result<Flow, ReconcileError> {
+    let first_issuance = obs
+        .cert
+        .status
+        .as_ref()
+        .is_none_or(|s| s.next_private_key_secret_name.is_none());
     let key = if reuse_current_key {
         key_in(obs.secret.as_ref())?
     } else {
@@ -43,23 +48,26 @@ pub async fn create_next_key(
             PrivateKey::generate(pk.algorithm, pk.size).map_err(ReconcileError::Pki)?
         }
     };
+    if first_issuance {
+        // The decision to issue is made and nothing is written yet (a first issuance records
+        // nothing before its key).
+        crash::point("after-begin");
+        tracing::info!(certificate = %obs.cert.metadata.name.as_deref().unwrap_or_default(), next_key = name, "issuance started");
+    }
     let api = secrets(ctx, obs);
     let created = match api
         .create(&PostParams::default(), &next_key_secret(&obs.cert, name, &key))
         .await
     {
+        // No Event: the outcome (issued, pending, failed) gets one; the key's Secret alone
+        // is not news.
         Ok(secret) => {
             let spki = key.spki_sha256_hex();
             ctx.memory.update(&obs.uid(), |m| {
                 m.key_created_here = Some(spki);
                 m.maybe_submitted = false;
             });
-            let note = if reuse_current_key {
-                format!("Copied the current private key into temporary Secret {name} (rotationPolicy: Never)")
-            } else {
-                format!("Stored new private key in temporary Secret {name}")
-            };
-            event(ctx, &obs.cert, false, "Generated", note).await;
+            tracing::debug!(certificate = %obs.cert.metadata.name.as_deref().unwrap_or_default(), next_key = name, reuse_current_key, "next key stored");
             secret
         }
         // Created by an earlier attempt whose answer we did not see: use it as it is, but only
@@ -78,8 +86,9 @@ pub async fn create_next_key(
                     ),
                 )
                 .await;
+                let fresh = fresh_next_key_name(obs.cert.metadata.name.as_deref().unwrap_or_default());
                 write_status(ctx, obs, |s| {
-                    s.next_private_key_secret_name = None;
+                    s.next_private_key_secret_name = Some(fresh);
                     s.pending_request = None;
                 })
                 .await?;

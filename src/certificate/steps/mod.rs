@@ -64,6 +64,11 @@ fn key_in(secret: Option<&Secret>) -> Result<PrivateKey, ReconcileError> {
     PrivateKey::from_pem(&secret_text(secret, "tls.key")).map_err(ReconcileError::Pki)
 }
 
+/// The name of the observed next-key Secret (a first issuance's is not in status yet).
+fn next_key_name_of(obs: &Observation) -> Option<String> {
+    obs.next_key.as_ref().and_then(|s| s.metadata.name.clone())
+}
+
 async fn client_for(ctx: &Context, issuer: &IssuerRefd) -> Result<TlmClient, ReconcileError> {
     ctx.registry
         .client(&ctx.client, &issuer.key, &issuer.tlm)

@@ -18,7 +18,7 @@ use kube::ResourceExt;
 use super::deliver::complete;
 use super::failure::{fail, on_tlm_error};
 use super::waiting::{record_request, unconfirmed_wait};
-use super::{client_for, generation, next_private_key, now};
+use super::{client_for, generation, next_key_name_of, next_private_key, now};
 use crate::api::PendingRequest;
 use crate::certificate::observe::{IssuerRefd, Observation};
 use crate::certificate::observed::IssuerView;
@@ -124,7 +124,14 @@ pub async fn submit(
 
     if mark_first || reorder {
         let record = in_flight_record(&key, gen_);
-        write_status(ctx, obs, |s| s.pending_request = Some(record)).await?;
+        let key_name = next_key_name_of(obs);
+        write_status(ctx, obs, |s| {
+            s.pending_request = Some(record);
+            if s.next_private_key_secret_name.is_none() {
+                s.next_private_key_secret_name = key_name;
+            }
+        })
+        .await?;
     }
     let traits = traits(issuer);
     let csr = build_csr_pem(&csr_request(&obs.cert.spec), &key).map_err(ReconcileError::Pki)?;
@@ -172,14 +179,19 @@ pub async fn submit(
         IssueOutcome::Rejected => "rejected".into(),
         IssueOutcome::UnknownStatus(v) => format!("status {v:?}"),
     };
-    event(
-        ctx,
-        &obs.cert,
-        false,
-        "Requested",
-        format!("{what} from TLM profile {} ({id}){note}", issuer.tlm.profile_id),
-    )
-    .await;
+    // Issued at once, the one Event is the outcome's (Issued); anything else is worth its own.
+    if !matches!(outcome, IssueOutcome::Issued { .. }) {
+        event(
+            ctx,
+            &obs.cert,
+            false,
+            "Requested",
+            format!("{what} from TLM profile {} ({id}){note}", issuer.tlm.profile_id),
+        )
+        .await;
+    } else {
+        tracing::debug!(certificate = %obs.cert.name_any(), "{what} from TLM profile {} ({id}){note}", issuer.tlm.profile_id);
+    }
     match outcome {
         // Issued at once: the Secret (annotated with the serial) is the durable record.
         IssueOutcome::Issued { serial, certificate } => {

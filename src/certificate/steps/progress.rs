@@ -168,8 +168,19 @@ pub async fn finalize(
     obs: &mut Observation,
     note: Option<String>,
 ) -> Result<Flow, ReconcileError> {
-    delete_next_key(ctx, obs).await?;
+    // A key named in status is deleted first, so the status never forgets a key that exists. A
+    // first issuance's key is found by its fixed name instead, so it goes after the status
+    // records the issuance: the record is what a failed write must not lose.
+    let first_issuance = obs
+        .cert
+        .status
+        .as_ref()
+        .is_none_or(|s| s.next_private_key_secret_name.is_none());
+    if !first_issuance {
+        delete_next_key(ctx, obs).await?;
+    }
     let Some(leaf) = obs.target().and_then(|t| t.matched_leaf().cloned()) else {
+        delete_next_key(ctx, obs).await?;
         return Ok(Flow::Continue);
     };
     let why = reason_of(&obs.cert, ISSUING).unwrap_or_default();
@@ -178,7 +189,9 @@ pub async fn finalize(
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, ISSUING))
-        .map(|c| c.last_transition_time.0);
+        .map(|c| c.last_transition_time.0)
+        // A first issuance records no start: it started when the Certificate was created.
+        .or_else(|| obs.cert.metadata.creation_timestamp.as_ref().map(|t| t.0));
     let spec = obs.cert.spec.clone();
     let gen_ = generation(obs);
     let message = match &note {
@@ -204,6 +217,9 @@ pub async fn finalize(
         );
     })
     .await?;
+    if first_issuance {
+        delete_next_key(ctx, obs).await?;
+    }
     if let Some(started) = started {
         let secs = Duration::try_from(now().duration_since(started))
             .unwrap_or_default()
@@ -222,13 +238,14 @@ pub async fn finalize(
     Ok(Flow::Continue)
 }
 
-/// Deletes the next-key Secret named in status, if any.
+/// Deletes the next-key Secret named in status or observed under the first issuance's name.
 async fn delete_next_key(ctx: &Context, obs: &mut Observation) -> Result<(), kube::Error> {
     let name = obs
         .cert
         .status
         .as_ref()
-        .and_then(|s| s.next_private_key_secret_name.clone());
+        .and_then(|s| s.next_private_key_secret_name.clone())
+        .or_else(|| obs.next_key.as_ref().and_then(|s| s.metadata.name.clone()));
     if let Some(name) = name {
         delete_secret(ctx, obs, &name).await?;
         obs.next_key = None;

@@ -37,7 +37,14 @@ pub(super) async fn record_request(
         submitted_at: Time(now()),
         polls: 0,
     };
-    write_status(ctx, obs, |s| s.pending_request = Some(record)).await?;
+    let key_name = super::next_key_name_of(obs);
+    write_status(ctx, obs, |s| {
+        s.pending_request = Some(record);
+        if s.next_private_key_secret_name.is_none() {
+            s.next_private_key_secret_name = key_name;
+        }
+    })
+    .await?;
     ctx.memory.update(&obs.uid(), |m| {
         m.maybe_submitted = false;
         // The first pickup a moment later, not at once: approval takes at least that.
