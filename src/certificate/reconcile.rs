@@ -200,21 +200,30 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
 /// than this one: the first to claim a Secret name keeps it, so a newcomer cannot take over a
 /// Secret in use (and two Certificates never re-order against each other on every pass).
 fn secret_holder(ctx: &Context, cert: &Certificate) -> Option<String> {
-    let created = |c: &Certificate| (c.metadata.creation_timestamp.clone().map(|t| t.0), c.name_any());
+    // Runs on every pass over every Certificate in the scope: compare in place, allocate
+    // nothing per candidate (10,000 Certificates made an allocating scan the bottleneck).
+    fn created(c: &Certificate) -> (Option<Timestamp>, Option<&str>) {
+        (
+            c.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            c.metadata.name.as_deref(),
+        )
+    }
     let mine = created(cert);
     ctx.certificates
         .state()
-        .into_iter()
+        .iter()
         .filter(|c| {
-            c.namespace() == cert.namespace()
-                && c.spec.secret_name == cert.spec.secret_name
+            c.spec.secret_name == cert.spec.secret_name
+                && c.metadata.namespace == cert.metadata.namespace
                 && c.metadata.uid != cert.metadata.uid
                 && c.metadata.deletion_timestamp.is_none()
         })
-        .map(|c| created(&c))
-        .filter(|other| *other < mine)
+        .filter_map(|c| {
+            let other = created(c);
+            (other < mine).then(|| (other.0, other.1.map(str::to_string)))
+        })
         .min()
-        .map(|(_, name)| name)
+        .and_then(|(_, name)| name)
 }
 
 /// Says in status when the profile's own validity replaced the requested one.
