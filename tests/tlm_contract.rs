@@ -778,3 +778,37 @@ async fn tls_is_verified_against_the_configured_ca_bundle_only() {
         "another CA does not verify it: {wrong}"
     );
 }
+
+#[tokio::test]
+async fn a_profile_list_that_never_ends_is_cut_at_a_byte_budget() {
+    // Every page is full and 3 MiB (under the per-body cap): 200 of them would be 600 MiB.
+    let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = pages.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let filler = "x".repeat(60 * 1024);
+            let page: Vec<serde_json::Value> = (0..50)
+                .map(|i| json!({"id": format!("p{i}"), "name": filler}))
+                .collect();
+            axum::Json(page)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = TlmClient::new(TlmClientConfig {
+        base_url: format!("http://{addr}"),
+        api_key: SecretString::from("test-api-key"),
+        http: HttpSettings::default(),
+        throttle: ThrottleSettings::default(),
+        retry: RetryPolicy::none(),
+    })
+    .unwrap();
+    let err = client.list_profiles().await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::UnexpectedBody, "{err}");
+    assert!(err.to_string().contains("bytes"), "{err}");
+    let read = pages.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((5..=7).contains(&read), "{read} pages read before stopping");
+}

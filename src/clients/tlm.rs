@@ -25,6 +25,9 @@ const SERVICE: &str = "TLM";
 const PROFILE_PAGE: usize = 50;
 /// Safety stop for a service that never returns a short page.
 const MAX_PROFILE_PAGES: usize = 200;
+/// The most bytes read for one profile list, over all its pages (each page is already capped at
+/// 4 MiB; 200 of them would not fit the operator's memory limit).
+const MAX_PROFILE_LIST_BYTES: usize = 16 * 1024 * 1024;
 /// Search page size (the spec's default is 20; larger pages mean fewer round trips).
 const SEARCH_PAGE: u32 = 100;
 /// The most search results read for one question: recovery needs the few certificates of one
@@ -117,10 +120,11 @@ impl TlmClient {
     pub async fn list_profiles_paged(&self, page_size: usize) -> Result<Vec<Profile>, ServiceError> {
         let page_size = page_size.max(1);
         let mut all = Vec::new();
+        let mut bytes = 0usize;
         for _ in 0..MAX_PROFILE_PAGES {
             let query = [("offset", all.len()), ("limit", page_size)];
-            let page: Vec<Profile> = self
-                .json(
+            let answer = self
+                .send(
                     "profiles",
                     Method::GET,
                     "/mpki/api/v2/profile".into(),
@@ -129,6 +133,15 @@ impl TlmClient {
                     true,
                 )
                 .await?;
+            bytes = bytes.saturating_add(answer.body.len());
+            if bytes > MAX_PROFILE_LIST_BYTES {
+                return Err(ServiceError::UnexpectedBody {
+                    service: SERVICE,
+                    endpoint: "profiles",
+                    reason: format!("the profile list passed {MAX_PROFILE_LIST_BYTES} bytes"),
+                });
+            }
+            let page: Vec<Profile> = answer.json(SERVICE, "profiles")?;
             let len = page.len();
             all.extend(page);
             if len < page_size {

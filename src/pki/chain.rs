@@ -70,10 +70,21 @@ fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
         })
 }
 
+/// More certificates than any real chain (leaf, a few intermediates, a root, cross-signs).
+pub const MAX_CHAIN_CERTIFICATES: usize = 10;
+
 /// Orders certificates leaf first, each followed by its issuer. The leaf is the certificate
 /// with `leaf_spki` when given, else the one that issued nothing else. Certificates that are
 /// not on the leaf's path are dropped.
 pub fn order_chain(certs: &[CertDer], leaf_spki: Option<&[u8]>) -> Result<Vec<CertDer>, PkiError> {
+    // Ordering compares every pair: a service that sends thousands of certificates gets a
+    // clear refusal, not minutes of CPU.
+    if certs.len() > MAX_CHAIN_CERTIFICATES {
+        return Err(PkiError::Chain(format!(
+            "{} certificates where a chain has at most {MAX_CHAIN_CERTIFICATES}",
+            certs.len()
+        )));
+    }
     let parsed: Vec<X509Certificate<'_>> = certs
         .iter()
         .enumerate()
@@ -250,5 +261,19 @@ mod tests {
         assert_eq!(info.spki_der, t.leaf_key.spki_der());
         assert!(info.not_after > info.not_before);
         assert_eq!(info.thumbprint_sha256.len(), 64);
+    }
+
+    #[test]
+    fn an_overlong_chain_is_refused_before_ordering() {
+        let chain = chain_for(&["a.example.com"]).chain;
+        let many: Vec<CertDer> = chain
+            .iter()
+            .cycle()
+            .take(MAX_CHAIN_CERTIFICATES + 1)
+            .cloned()
+            .collect();
+        let err = order_chain(&many, None).unwrap_err().to_string();
+        assert!(err.contains("at most 10"), "{err}");
+        assert!(order_chain(&chain, None).is_ok());
     }
 }
