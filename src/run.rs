@@ -265,7 +265,7 @@ async fn controllers(
                 watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
             )
             .default_backoff()
-            .modify(drop_managed_fields::<Secret>),
+            .modify(certificate::secret_cache::compact),
         )
         .touched_objects();
         let (watch_reader, watch_writer) = reflector::store::<CTWatch>();

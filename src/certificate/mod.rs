@@ -10,6 +10,7 @@ pub mod recover;
 pub mod renewal;
 pub mod request;
 pub mod secret;
+pub mod secret_cache;
 pub mod spec;
 mod status;
 mod steps;
