@@ -98,6 +98,33 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Records an Event on an object; a failure to record is logged, never fatal.
+    pub async fn publish_event(
+        &self,
+        object: &k8s_openapi::api::core::v1::ObjectReference,
+        warning: bool,
+        action: &str,
+        reason: &str,
+        note: String,
+    ) {
+        let event = kube::runtime::events::Event {
+            type_: if warning {
+                kube::runtime::events::EventType::Warning
+            } else {
+                kube::runtime::events::EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, object).await {
+            tracing::warn!(error = %e, "could not record event");
+        }
+    }
+}
+
 /// What this process remembers about issuances in flight, by Certificate UID. Lost on restart,
 /// which is safe: its absence only makes the controller more careful (it searches TLM before
 /// submitting with a key it did not create, and polls at once).

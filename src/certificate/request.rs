@@ -1,6 +1,6 @@
 //! The TLM request for a Certificate.
 
-use crate::api::{CertificateSpec, TlmIssuerConfig, ValidityUnit};
+use crate::api::{CertificateSpec, TlmIssuerConfig, Validity, ValidityUnit};
 use crate::clients::tlm_types::{
     Attributes, Extensions, IdRef, RenewRequest, SanAttributes, SeatRef, SubjectAttributes, SubmitRequest,
     ValidityWire,
@@ -19,7 +19,12 @@ pub fn validity(spec: &CertificateSpec, issuer: &TlmIssuerConfig) -> Option<Vali
             duration: u32::try_from(days).unwrap_or(u32::MAX),
         });
     }
-    issuer.validity.as_ref().map(|v| ValidityWire {
+    issuer.validity.as_ref().map(issuer_validity_wire)
+}
+
+/// An Issuer's `validity` as TLM's wire shape.
+pub fn issuer_validity_wire(v: &Validity) -> ValidityWire {
+    ValidityWire {
         unit: match v.unit {
             ValidityUnit::Days => "days",
             ValidityUnit::Months => "months",
@@ -27,7 +32,7 @@ pub fn validity(spec: &CertificateSpec, issuer: &TlmIssuerConfig) -> Option<Vali
         }
         .into(),
         duration: v.duration,
-    })
+    }
 }
 
 /// The validity actually sent: none when the profile does not let the API override its own

@@ -4,7 +4,6 @@
 //! else's certificate); the private key in the Certificate's Secret is the proof.
 
 use kube::api::Api;
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
 use super::ReconcileError;
@@ -104,18 +103,6 @@ async fn key_in_secret(ctx: &Context, cert: &Certificate) -> Result<Option<Strin
 }
 
 async fn note(ctx: &Context, cert: &Certificate, warning: bool, reason: &str, note: String) {
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: reason.into(),
-        note: Some(note),
-        action: "Revoke".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &cert.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not record event");
-    }
+    ctx.publish_event(&cert.object_ref(&()), warning, "Revoke", reason, note)
+        .await;
 }

@@ -5,7 +5,6 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
 use super::decide::ConditionSpec;
@@ -89,18 +88,6 @@ pub fn reason_of(cert: &Certificate, type_: &str) -> Option<String> {
 
 /// Records an Event on the Certificate. Event failures are logged, never fatal.
 pub async fn event(ctx: &Context, cert: &Certificate, warning: bool, reason: &str, note: String) {
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Issue".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &cert.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not record event");
-    }
+    ctx.publish_event(&cert.object_ref(&()), warning, "Issue", reason, note)
+        .await;
 }

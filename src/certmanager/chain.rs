@@ -4,7 +4,7 @@
 
 use crate::clients::tlm_types::AdditionalFormats;
 use crate::pki::{
-    CertDer, LeafInfo, certs_from_delivery, certs_from_pem, certs_to_pem, order_chain, verify_chain,
+    CertDer, LeafInfo, certs_from_chain_answer, certs_from_delivery, certs_to_pem, order_chain, verify_chain,
 };
 
 use super::csr::CsrFacts;
@@ -20,16 +20,10 @@ pub struct Issued {
 
 /// The certificates of an additional-formats answer: the x509 chain, else the PKCS#7.
 pub fn certs_of(formats: &AdditionalFormats) -> Result<Vec<CertDer>, String> {
-    let mut certs = Vec::new();
-    for entry in &formats.x509_cert_chain {
-        certs.extend(certs_from_pem(&entry.cert_blob).map_err(|e| format!("an unreadable chain: {e}"))?);
-    }
-    if certs.is_empty()
-        && let Some(p7) = &formats.pkcs7
-    {
-        certs = certs_from_delivery(p7).map_err(|e| format!("an unreadable PKCS#7: {e}"))?;
-    }
-    Ok(certs)
+    certs_from_chain_answer(
+        formats.x509_cert_chain.iter().map(|e| e.cert_blob.as_str()),
+        formats.pkcs7.as_deref(),
+    )
 }
 
 /// Orders and verifies `chain` plus the `delivered` certificate for the CSR; the error is a
@@ -83,8 +77,8 @@ pub fn assemble(
 mod tests {
     use super::*;
     use crate::certmanager::csr::parse_request;
-    use crate::pki::PrivateKey;
     use crate::pki::test_ca::chain_with;
+    use crate::pki::{PrivateKey, certs_from_pem};
     use base64::Engine;
 
     #[test]

@@ -9,7 +9,7 @@ use super::api::{APPROVED, CertificateRequest, DENIED, READY, REASON_DENIED, REA
 use super::csr::CsrFacts;
 use super::issuer::{IssuerState, ReadyProfile};
 use super::record::OrderRecord;
-use crate::api::ValidityUnit;
+use crate::certificate::request::issuer_validity_wire;
 use crate::clients::tlm_types::ValidityWire;
 
 /// How long an unanswered submit to an approval profile is waited for before ordering again
@@ -142,17 +142,7 @@ fn submission(requested_days: Option<u32>, profile: &ReadyProfile) -> Submission
             unit: "days".into(),
             duration: days,
         })
-        .or_else(|| {
-            profile.issuer_validity.as_ref().map(|v| ValidityWire {
-                unit: match v.unit {
-                    ValidityUnit::Days => "days",
-                    ValidityUnit::Months => "months",
-                    ValidityUnit::Years => "years",
-                }
-                .into(),
-                duration: v.duration,
-            })
-        });
+        .or_else(|| profile.issuer_validity.as_ref().map(issuer_validity_wire));
     if profile.validity_override || wanted.is_none() {
         return Submission {
             validity: wanted,

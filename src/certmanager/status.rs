@@ -8,7 +8,6 @@ use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -130,20 +129,8 @@ pub async fn write_record(
 
 /// Records an Event on the request; a failure to record is only logged.
 pub async fn event(ctx: &Context, cr: &CertificateRequest, warning: bool, reason: &str, note: String) {
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Issue".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &cr.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not record event");
-    }
+    ctx.publish_event(&cr.object_ref(&()), warning, "Issue", reason, note)
+        .await;
 }
 
 #[cfg(test)]

@@ -70,6 +70,24 @@ fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
         })
 }
 
+/// The certificates of a chain answer (TLM's `additional-formats`): every PEM blob, else the
+/// PKCS#7. The error is a sentence for a condition.
+pub fn certs_from_chain_answer<'a>(
+    pem_blobs: impl IntoIterator<Item = &'a str>,
+    pkcs7: Option<&str>,
+) -> Result<Vec<CertDer>, String> {
+    let mut certs = Vec::new();
+    for blob in pem_blobs {
+        certs.extend(certs_from_pem(blob).map_err(|e| format!("an unreadable chain: {e}"))?);
+    }
+    if certs.is_empty()
+        && let Some(p7) = pkcs7
+    {
+        certs = certs_from_delivery(p7).map_err(|e| format!("an unreadable PKCS#7: {e}"))?;
+    }
+    Ok(certs)
+}
+
 /// More certificates than any real chain (leaf, a few intermediates, a root, cross-signs).
 pub const MAX_CHAIN_CERTIFICATES: usize = 10;
 

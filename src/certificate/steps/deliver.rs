@@ -20,7 +20,8 @@ use crate::context::Context;
 use crate::crash;
 use crate::labels::{FIELD_MANAGER, SERIAL_NUMBER};
 use crate::pki::{
-    CertDer, LeafInfo, PrivateKey, certs_from_delivery, certs_from_pem, order_chain, verify_chain,
+    CertDer, LeafInfo, PrivateKey, certs_from_chain_answer, certs_from_delivery, certs_from_pem, order_chain,
+    verify_chain,
 };
 
 /// Fetches the chain, verifies it against our key and the spec, and writes the Secret.
@@ -188,16 +189,10 @@ pub async fn repair_secret(
 
 /// The certificates of an additional-formats answer: the x509 chain, else the PKCS#7.
 fn chain_of(formats: &AdditionalFormats) -> Result<Vec<CertDer>, String> {
-    let mut certs = Vec::new();
-    for entry in &formats.x509_cert_chain {
-        certs.extend(certs_from_pem(&entry.cert_blob).map_err(|e| format!("an unreadable chain: {e}"))?);
-    }
-    if certs.is_empty()
-        && let Some(p7) = &formats.pkcs7
-    {
-        certs = certs_from_delivery(p7).map_err(|e| format!("an unreadable PKCS#7: {e}"))?;
-    }
-    Ok(certs)
+    certs_from_chain_answer(
+        formats.x509_cert_chain.iter().map(|e| e.cert_blob.as_str()),
+        formats.pkcs7.as_deref(),
+    )
 }
 
 /// The one write of the Secret: key, chain, extra formats and annotations in one apply.
