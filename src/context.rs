@@ -9,10 +9,11 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::api::{Certificate, ClusterIssuer, Issuer};
+use crate::backend::chain_roots::ChainRoots;
+use crate::backend::registry::{ClientRegistry, ClientSettings};
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
-use crate::issuer::registry::TlmRegistry;
 use crate::metrics::Metrics;
 
 /// Operator-wide settings from the command line.
@@ -29,19 +30,31 @@ pub struct OperatorConfig {
     pub keys: crate::certificate::keygen::KeyPool,
 }
 
+impl OperatorConfig {
+    /// What the client registry needs of the command line.
+    pub fn client_settings(&self) -> ClientSettings {
+        ClientSettings {
+            cluster_issuer_namespace: self.cluster_issuer_namespace.clone(),
+            http: self.tlm_http.clone(),
+            throttle: self.tlm_throttle,
+            retry: self.tlm_retry,
+        }
+    }
+}
+
 /// What every scope (watched namespace) of the process shares: one client, and so one request
 /// budget, per Issuer and ClusterIssuer however many namespaces are watched.
 #[derive(Clone)]
 pub struct Shared {
     pub metrics: Arc<Metrics>,
-    pub registry: Arc<TlmRegistry>,
-    pub chain_roots: Arc<crate::certificate::chain_roots::ChainRoots>,
+    pub registry: Arc<ClientRegistry>,
+    pub chain_roots: Arc<ChainRoots>,
 }
 
 impl Shared {
     pub fn new(config: &OperatorConfig, metrics: Arc<Metrics>) -> Self {
         Self {
-            registry: Arc::new(TlmRegistry::new(config.clone(), metrics.clone())),
+            registry: Arc::new(ClientRegistry::new(config.client_settings(), metrics.clone())),
             metrics,
             chain_roots: Default::default(),
         }
@@ -51,7 +64,7 @@ impl Shared {
 pub struct Context {
     pub client: kube::Client,
     pub config: OperatorConfig,
-    pub registry: Arc<TlmRegistry>,
+    pub registry: Arc<ClientRegistry>,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
     /// Only the Secrets the operator owns (selected by label).
@@ -61,9 +74,9 @@ pub struct Context {
     /// The Certificates in this scope (who else uses a Secret name).
     pub certificates: Store<Certificate>,
     pub memory: IssuanceMemory,
-    pub issuer_checks: crate::issuer::reconcile::CheckMemory,
+    pub issuer_checks: crate::issuer::checks::CheckMemory,
     pub issued_checks: crate::certificate::issued_checks::IssuedChecks,
-    pub chain_roots: Arc<crate::certificate::chain_roots::ChainRoots>,
+    pub chain_roots: Arc<ChainRoots>,
 }
 
 impl Context {

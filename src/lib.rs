@@ -2,6 +2,7 @@
 //! Transparency monitoring for Kubernetes.
 
 pub mod api;
+pub mod backend;
 pub mod certificate;
 pub mod certmanager;
 pub mod clients;

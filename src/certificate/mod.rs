@@ -1,6 +1,5 @@
 //! The Certificate controller: decide (pure) then do one step (docs/architecture.md).
 
-pub mod chain_roots;
 pub mod decide;
 pub mod issued_checks;
 pub mod keygen;

@@ -10,9 +10,9 @@ use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret, is_next_ke
 use super::secret::next_key_name;
 use crate::api::conditions;
 use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
+use crate::backend::registry::IssuerKey;
 use crate::clients::fair_turns::Tenant;
 use crate::context::Context;
-use crate::issuer::registry::IssuerKey;
 
 /// The objects one reconcile works on. Writes replace them with what the API server returned.
 #[derive(Clone)]

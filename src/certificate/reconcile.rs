@@ -16,9 +16,9 @@ use super::observed::IssuerView;
 use super::secret::first_key_name;
 use super::steps;
 use crate::api::Certificate;
+use crate::backend::registry::CredentialError;
 use crate::clients::error::ServiceError;
 use crate::context::Context;
-use crate::issuer::registry::CredentialError;
 use crate::labels::{FIELD_MANAGER, REVOKE_FINALIZER};
 use crate::pki::PkiError;
 

@@ -5,8 +5,8 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::api::CertificateRequest;
 use crate::api::{IssuerKind, IssuerLike, READY, TlmIssuerConfig, Validity, conditions};
+use crate::backend::registry::IssuerKey;
 use crate::context::Context;
-use crate::issuer::registry::IssuerKey;
 
 /// What the controller knows about the referenced issuer.
 #[derive(Debug, Clone, PartialEq, Eq)]

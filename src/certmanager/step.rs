@@ -14,10 +14,10 @@ use super::decide::retry_after;
 use super::issuer::ReadyProfile;
 use super::status::{ReadyUpdate, event, set_ready};
 use crate::api::TlmIssuerConfig;
+use crate::backend::registry::IssuerKey;
 use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm::TlmClient;
 use crate::context::Context;
-use crate::issuer::registry::IssuerKey;
 
 /// The controller's context: the operator's, plus consecutive transient failures per request
 /// (lost on restart, which only shortens the next wait).

@@ -1,5 +1,5 @@
-//! Issuer and ClusterIssuer: health checks against TLM and the registry of TLM clients.
+//! Issuer and ClusterIssuer: health checks against the issuer's service.
 
+pub mod checks;
 pub mod health;
 pub mod reconcile;
-pub mod registry;

@@ -3,9 +3,8 @@
 //! not own), and TLM is asked again only when the issuer or its credentials changed, the last
 //! check failed, or ten minutes passed.
 
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -17,29 +16,16 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::checks::LastCheck;
 use super::health::{Health, judge};
-use super::registry::IssuerKey;
 use crate::api::conditions::{self, ConditionValue};
 use crate::api::{ClusterIssuer, Issuer, IssuerKind, IssuerLike, IssuerStatus, READY};
+use crate::backend::registry::IssuerKey;
 use crate::context::Context;
 use crate::labels::FIELD_MANAGER;
 
 const RECHECK_SECRET: Duration = Duration::from_secs(30);
 const RECHECK_TLM: Duration = Duration::from_secs(600);
-
-/// What the last check of each issuer saw, so an unchanged issuer does not call TLM.
-#[derive(Default)]
-pub struct CheckMemory {
-    inner: Mutex<HashMap<IssuerKey, LastCheck>>,
-}
-
-#[derive(Clone)]
-struct LastCheck {
-    fingerprint: String,
-    generation: Option<i64>,
-    at: Instant,
-    ready: bool,
-}
 
 /// The two issuer kinds, seen the same way.
 pub trait IssuerResource:
@@ -101,24 +87,18 @@ async fn check<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<A
             profile: None,
         },
         Ok(refreshed) => {
-            let unchanged = ctx
-                .issuer_checks
-                .inner
-                .lock()
-                .expect("lock")
-                .get(&key)
-                .is_some_and(|last| {
-                    last.ready
-                        && last.fingerprint == refreshed.fingerprint
-                        && last.generation == generation
-                        && last.at.elapsed() < RECHECK_TLM
-                });
+            let unchanged = ctx.issuer_checks.last(&key).is_some_and(|last| {
+                last.ready
+                    && last.fingerprint == refreshed.fingerprint
+                    && last.generation == generation
+                    && last.at.elapsed() < RECHECK_TLM
+            });
             if unchanged {
                 return Ok(Action::requeue(RECHECK_SECRET));
             }
             let read = refreshed.client.profile(&issuer.tlm().profile_id).await;
             let health = judge(&issuer.tlm().profile_id, read);
-            ctx.issuer_checks.inner.lock().expect("lock").insert(
+            ctx.issuer_checks.record(
                 key.clone(),
                 LastCheck {
                     fingerprint: refreshed.fingerprint,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::issuer::registry::IssuerKey;
+use crate::backend::registry::IssuerKey;
 use crate::pki::{CertDer, order_chain, sha256_hex, verify_chain};
 
 /// More intermediates than any account has; past it the map starts over.

@@ -1,6 +1,7 @@
-//! One TLM client per issuer, rebuilt when the issuer's URL, CA bundle or API key changes, so a
-//! credential rotation takes effect without a restart while the rate limit and `Retry-After`
-//! gate of an unchanged issuer carry over between reconciles.
+//! One service client per issuer, rebuilt when the issuer's URL, CA bundle or API key changes,
+//! so a credential rotation takes effect without a restart while the rate limit and
+//! `Retry-After` gate of an unchanged issuer carry over between reconciles. Shared by the
+//! Issuer controller (health checks), the Certificate lifecycle and the cert-manager issuer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,9 @@ use secrecy::SecretString;
 
 use crate::api::{IssuerKind, TlmIssuerConfig};
 use crate::clients::http::HttpSettings;
+use crate::clients::retry::RetryPolicy;
+use crate::clients::throttle::ThrottleSettings;
 use crate::clients::tlm::{TlmClient, TlmClientConfig};
-use crate::context::OperatorConfig;
 use crate::metrics::Metrics;
 use crate::pki::sha256_hex;
 
@@ -80,14 +82,24 @@ struct Entry {
     checked: Instant,
 }
 
-pub struct TlmRegistry {
-    config: OperatorConfig,
+/// What shapes every client the registry builds, from the command line.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// Namespace holding ClusterIssuers' API key Secrets.
+    pub cluster_issuer_namespace: String,
+    pub http: HttpSettings,
+    pub throttle: ThrottleSettings,
+    pub retry: RetryPolicy,
+}
+
+pub struct ClientRegistry {
+    config: ClientSettings,
     metrics: Arc<Metrics>,
     entries: Mutex<HashMap<IssuerKey, Entry>>,
 }
 
-impl TlmRegistry {
-    pub fn new(config: OperatorConfig, metrics: Arc<Metrics>) -> Self {
+impl ClientRegistry {
+    pub fn new(config: ClientSettings, metrics: Arc<Metrics>) -> Self {
         Self {
             config,
             metrics,
@@ -155,10 +167,10 @@ impl TlmRegistry {
                 api_key: SecretString::from(api_key),
                 http: HttpSettings {
                     ca_bundle: tlm.ca_bundle.clone(),
-                    ..self.config.tlm_http.clone()
+                    ..self.config.http.clone()
                 },
-                throttle: self.config.tlm_throttle,
-                retry: self.config.tlm_retry,
+                throttle: self.config.throttle,
+                retry: self.config.retry,
             },
             self.metrics.clone(),
         )
