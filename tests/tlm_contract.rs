@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use serde_json::json;
-use tlm_operator::api::{KeyAlgorithm, Subject};
+use tlm_operator::api::KeyAlgorithm;
 use tlm_operator::clients::error::{ErrorClass, ServiceError};
 use tlm_operator::clients::http::HttpSettings;
 use tlm_operator::clients::retry::RetryPolicy;
@@ -93,7 +93,7 @@ fn csr_for(key: &PrivateKey, names: &[&str]) -> String {
     let request = CsrRequest {
         common_name: Some(names[0].into()),
         dns_names: names.iter().map(|s| s.to_string()).collect(),
-        subject: Subject::default(),
+        subject: Default::default(),
         ..Default::default()
     };
     build_csr_pem(&request, key).unwrap()

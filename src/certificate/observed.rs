@@ -21,7 +21,7 @@ pub struct KeyFacts {
 impl KeyFacts {
     pub fn of(key: &PrivateKey) -> Self {
         Self {
-            algorithm: key.algorithm(),
+            algorithm: key.algorithm().into(),
             size: key.size(),
             spki_sha256: key.spki_sha256_hex(),
         }

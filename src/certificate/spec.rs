@@ -107,7 +107,7 @@ pub fn csr_request(spec: &CertificateSpec) -> CsrRequest {
         ip_addresses: spec.ip_addresses.clone().unwrap_or_default(),
         email_addresses: spec.email_addresses.clone().unwrap_or_default(),
         uris: spec.uris.clone().unwrap_or_default(),
-        subject: spec.subject.clone().unwrap_or_default(),
+        subject: spec.subject.clone().unwrap_or_default().into(),
     }
 }
 

@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn wrong_key_is_a_mismatch() {
         let t = chain_for(&["a.example.com"]);
-        let other = crate::pki::PrivateKey::generate(crate::api::KeyAlgorithm::ECDSA, None).unwrap();
+        let other = crate::pki::PrivateKey::generate(crate::pki::KeyAlgorithm::ECDSA, None).unwrap();
         assert_eq!(
             order_chain(&t.chain, Some(&other.spki_der())).unwrap_err(),
             PkiError::KeyMismatch

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use rcgen::{CertificateParams, DistinguishedName, DnType, SanType};
 
+use super::key_types::SubjectName;
 use super::{PkiError, PrivateKey};
-use crate::api::Subject;
 
 /// What goes into a CSR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct CsrRequest {
     pub ip_addresses: Vec<String>,
     pub email_addresses: Vec<String>,
     pub uris: Vec<String>,
-    pub subject: Subject,
+    pub subject: SubjectName,
 }
 
 const STREET_ADDRESS: &[u64] = &[2, 5, 4, 9];
@@ -80,7 +80,7 @@ pub fn build_csr_pem(request: &CsrRequest, key: &PrivateKey) -> Result<String, P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::KeyAlgorithm;
+    use crate::pki::KeyAlgorithm;
     use x509_parser::prelude::*;
 
     #[test]
@@ -92,7 +92,7 @@ mod tests {
             ip_addresses: vec!["10.0.0.1".into(), "2001:db8::1".into()],
             email_addresses: vec!["ops@example.com".into()],
             uris: vec!["spiffe://cluster.local/ns/a/sa/b".into()],
-            subject: Subject {
+            subject: SubjectName {
                 organizations: vec!["Example Inc".into()],
                 countries: vec!["US".into()],
                 ..Default::default()

@@ -8,7 +8,7 @@ use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
 
 use super::PkiError;
 use super::fingerprint::spki_sha256_hex;
-use crate::api::{KeyAlgorithm, KeyEncoding};
+use super::key_types::{KeyAlgorithm, KeyEncoding};
 
 /// A private key generated for (or recovered from) a Certificate.
 pub struct PrivateKey {
@@ -28,8 +28,8 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// The size the spec asks for, or the algorithm's default.
-pub fn effective_size(algorithm: KeyAlgorithm, size: Option<u32>) -> u32 {
-    match (algorithm, size) {
+pub fn effective_size(algorithm: impl Into<KeyAlgorithm>, size: Option<u32>) -> u32 {
+    match (algorithm.into(), size) {
         (KeyAlgorithm::Ed25519, _) => 256,
         (_, Some(size)) => size,
         (KeyAlgorithm::RSA, None) => 2048,
@@ -40,7 +40,8 @@ pub fn effective_size(algorithm: KeyAlgorithm, size: Option<u32>) -> u32 {
 impl PrivateKey {
     /// Generates a new key. RSA 4096 takes about a second; callers run this off the async
     /// executor.
-    pub fn generate(algorithm: KeyAlgorithm, size: Option<u32>) -> Result<Self, PkiError> {
+    pub fn generate(algorithm: impl Into<KeyAlgorithm>, size: Option<u32>) -> Result<Self, PkiError> {
+        let algorithm = algorithm.into();
         let size = effective_size(algorithm, size);
         let gen_err = |e: rcgen::Error| PkiError::KeyGeneration(e.to_string());
         let pair = match (algorithm, size) {
@@ -105,7 +106,8 @@ impl PrivateKey {
     }
 
     /// Whether this key is what a spec asks for (used before reusing a key).
-    pub fn satisfies(&self, algorithm: KeyAlgorithm, size: Option<u32>) -> bool {
+    pub fn satisfies(&self, algorithm: impl Into<KeyAlgorithm>, size: Option<u32>) -> bool {
+        let algorithm = algorithm.into();
         self.algorithm == algorithm && self.size == effective_size(algorithm, size)
     }
 
@@ -130,7 +132,8 @@ impl PrivateKey {
     }
 
     /// DER in the requested encoding. Ed25519 has no PKCS#1 form and is always PKCS#8.
-    pub fn to_der(&self, encoding: KeyEncoding) -> Result<Vec<u8>, PkiError> {
+    pub fn to_der(&self, encoding: impl Into<KeyEncoding>) -> Result<Vec<u8>, PkiError> {
+        let encoding = encoding.into();
         let pkcs8 = self.pair.serialize_der();
         match (encoding, self.algorithm) {
             (KeyEncoding::PKCS8, _) | (_, KeyAlgorithm::Ed25519) => {
@@ -161,7 +164,8 @@ impl PrivateKey {
     }
 
     /// PEM in the requested encoding.
-    pub fn to_pem(&self, encoding: KeyEncoding) -> Result<String, PkiError> {
+    pub fn to_pem(&self, encoding: impl Into<KeyEncoding>) -> Result<String, PkiError> {
+        let encoding = encoding.into();
         let label = match (encoding, self.algorithm) {
             (KeyEncoding::PKCS8, _) | (_, KeyAlgorithm::Ed25519) => "PRIVATE KEY",
             (KeyEncoding::PKCS1, KeyAlgorithm::RSA) => "RSA PRIVATE KEY",

@@ -5,6 +5,7 @@ mod chain;
 mod csr;
 mod error;
 mod fingerprint;
+mod key_types;
 mod keys;
 mod leaf;
 mod pkcs7;
@@ -13,6 +14,7 @@ pub use chain::{certs_from_chain_answer, certs_from_delivery, certs_from_pem, or
 pub use csr::{CsrRequest, build_csr_pem};
 pub use error::PkiError;
 pub use fingerprint::{sha256_hex, spki_sha256_hex};
+pub use key_types::{KeyAlgorithm, KeyEncoding, SubjectName};
 pub use keys::{PrivateKey, effective_size as effective_key_size};
 pub use leaf::LeafInfo;
 pub use pkcs7::{certs_from_pkcs7_der, pkcs7_pem_from_certs};

@@ -2,8 +2,8 @@
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
+use super::KeyAlgorithm;
 use super::{CertDer, PrivateKey};
-use crate::api::KeyAlgorithm;
 
 pub struct TestChain {
     pub leaf_key: PrivateKey,
