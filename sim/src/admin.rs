@@ -38,7 +38,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route_layer(middleware::from_fn_with_state(state, loopback_only))
 }
 
-async fn loopback_only(State(_): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub(crate) async fn loopback_only(State(_): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -26,12 +26,20 @@ pub enum Endpoint {
     Hello,
     Issuances,
     Ctmonitor,
+    /// CertCentral Services API orders (`crate::certcentral_orders`).
+    CcOrder,
+    CcOrderInfo,
+    CcOrders,
+    CcNote,
+    CcDownload,
+    CcReissue,
+    CcRevoke,
 }
 
 impl Endpoint {
     /// Every endpoint a fault rule may name (`hello` is the side-effect-free liveness probe and
     /// is deliberately left out).
-    pub const FAULTABLE: [Endpoint; 11] = [
+    pub const FAULTABLE: [Endpoint; 18] = [
         Endpoint::Profiles,
         Endpoint::Profile,
         Endpoint::Submit,
@@ -43,6 +51,13 @@ impl Endpoint {
         Endpoint::Revoke,
         Endpoint::Issuances,
         Endpoint::Ctmonitor,
+        Endpoint::CcOrder,
+        Endpoint::CcOrderInfo,
+        Endpoint::CcOrders,
+        Endpoint::CcNote,
+        Endpoint::CcDownload,
+        Endpoint::CcReissue,
+        Endpoint::CcRevoke,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,13 +74,27 @@ impl Endpoint {
             Endpoint::Hello => "hello",
             Endpoint::Issuances => "issuances",
             Endpoint::Ctmonitor => "ctmonitor",
+            Endpoint::CcOrder => "cc_order",
+            Endpoint::CcOrderInfo => "cc_order_info",
+            Endpoint::CcOrders => "cc_orders",
+            Endpoint::CcNote => "cc_note",
+            Endpoint::CcDownload => "cc_download",
+            Endpoint::CcReissue => "cc_reissue",
+            Endpoint::CcRevoke => "cc_revoke",
         }
     }
 
     pub fn service(self) -> Service {
         match self {
             Endpoint::Issuances => Service::CertSpotter,
-            Endpoint::Ctmonitor => Service::CertCentral,
+            Endpoint::Ctmonitor
+            | Endpoint::CcOrder
+            | Endpoint::CcOrderInfo
+            | Endpoint::CcOrders
+            | Endpoint::CcNote
+            | Endpoint::CcDownload
+            | Endpoint::CcReissue
+            | Endpoint::CcRevoke => Service::CertCentral,
             _ => Service::Tlm,
         }
     }
@@ -74,6 +103,9 @@ impl Endpoint {
     /// routes, unknown paths and wrong methods (those are neither counted nor faulted).
     pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let Some(endpoint) = crate::certcentral_orders::classify(method, &segments) {
+            return Some(endpoint);
+        }
         let endpoint = match segments.as_slice() {
             ["mpki", "api", "v2", "profile"] => Endpoint::Profiles,
             ["mpki", "api", "v2", "profile", id] if !id.is_empty() => Endpoint::Profile,

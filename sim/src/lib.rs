@@ -5,6 +5,7 @@
 mod admin;
 mod ca;
 mod certcentral;
+mod certcentral_orders;
 mod certspotter;
 mod counters;
 mod csr;

@@ -42,6 +42,15 @@ struct Cli {
     /// CertCentral X-DC-DEVKEY (repeatable); replaces the default key.
     #[arg(long = "certcentral-api-key", value_name = "KEY")]
     certcentral_api_keys: Vec<String>,
+    /// CertCentral orders placed with skip_approval wait in `pending` (validation).
+    #[arg(long)]
+    certcentral_pending_validation: bool,
+    /// A pending CertCentral order is issued by the order-info poll after N polls.
+    #[arg(long, value_name = "N")]
+    certcentral_issue_after_polls: Option<u32>,
+    /// Lifetime of CertCentral leaves (default: the order's validity).
+    #[arg(long, value_name = "S")]
+    certcentral_leaf_lifetime_seconds: Option<u64>,
     /// Fault rule, e.g. `submit:error_rate=0.3,latency_ms=100` (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<String>,
@@ -82,6 +91,10 @@ impl Cli {
             certspotter_empty_retry_after: Duration::from_secs(self.certspotter_empty_retry_after_seconds),
             certspotter_tokens: self.certspotter_tokens,
             certcentral_api_keys,
+            certcentral_pending_validation: self.certcentral_pending_validation,
+            certcentral_issue_after_polls: self.certcentral_issue_after_polls,
+            certcentral_rate_limits: defaults.certcentral_rate_limits,
+            certcentral_leaf_lifetime: self.certcentral_leaf_lifetime_seconds.map(Duration::from_secs),
             faults,
             seed: self.seed,
         })

@@ -79,6 +79,15 @@ pub struct SimOptions {
     pub certspotter_empty_retry_after: Duration,
     pub certspotter_tokens: Vec<String>,
     pub certcentral_api_keys: Vec<String>,
+    /// CertCentral orders placed with `skip_approval` wait in `pending` (validation) instead of
+    /// being issued at once (see `certcentral_orders`).
+    pub certcentral_pending_validation: bool,
+    /// A `pending` CertCentral order is issued by the order-info poll after this many.
+    pub certcentral_issue_after_polls: Option<u32>,
+    /// Per-key rolling windows (requests, window) of the CertCentral order endpoints.
+    pub certcentral_rate_limits: Vec<(u32, Duration)>,
+    /// Overrides the lifetime of CertCentral leaves (the order's validity otherwise).
+    pub certcentral_leaf_lifetime: Option<Duration>,
     pub faults: Vec<FaultRule>,
     /// Seeds the fault dice so a run can be replayed.
     pub seed: Option<u64>,
@@ -100,6 +109,10 @@ impl Default for SimOptions {
             certspotter_empty_retry_after: Duration::from_secs(60),
             certspotter_tokens: Vec::new(),
             certcentral_api_keys: vec!["test-devkey".to_string()],
+            certcentral_pending_validation: false,
+            certcentral_issue_after_polls: None,
+            certcentral_rate_limits: vec![(100, Duration::from_secs(5)), (1000, Duration::from_secs(180))],
+            certcentral_leaf_lifetime: None,
             faults: Vec::new(),
             seed: None,
         }
@@ -128,6 +141,16 @@ impl fmt::Debug for SimOptions {
                 "certcentral_api_keys",
                 &format_args!("<{} redacted>", self.certcentral_api_keys.len()),
             )
+            .field(
+                "certcentral_pending_validation",
+                &self.certcentral_pending_validation,
+            )
+            .field(
+                "certcentral_issue_after_polls",
+                &self.certcentral_issue_after_polls,
+            )
+            .field("certcentral_rate_limits", &self.certcentral_rate_limits)
+            .field("certcentral_leaf_lifetime", &self.certcentral_leaf_lifetime)
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .finish()

@@ -111,6 +111,31 @@ impl Sim {
         Ok(())
     }
 
+    /// CertCentral: approves what order `id` waits for (the order, a reissue or a revocation).
+    pub fn certcentral_approve(&self, order_id: u64) -> anyhow::Result<()> {
+        Ok(crate::certcentral_orders::admin::approve(&self.state, order_id)?)
+    }
+
+    /// CertCentral: completes validation, issuing order `id`'s certificate (or reissue) now.
+    pub fn certcentral_issue(&self, order_id: u64) -> anyhow::Result<()> {
+        Ok(crate::certcentral_orders::admin::issue(&self.state, order_id)?)
+    }
+
+    /// CertCentral: rejects (`cancel`: false) or cancels a waiting order.
+    pub fn certcentral_settle(&self, order_id: u64, cancel: bool) -> anyhow::Result<()> {
+        use crate::certcentral_orders::OrderStatus;
+        let to = if cancel {
+            OrderStatus::Canceled
+        } else {
+            OrderStatus::Rejected
+        };
+        Ok(crate::certcentral_orders::admin::settle(
+            &self.state,
+            order_id,
+            to,
+        )?)
+    }
+
     /// Replaces the fault rules; refuses the whole set if any rule is invalid.
     pub fn set_faults(&self, rules: Vec<FaultRule>) -> anyhow::Result<()> {
         for rule in &rules {
@@ -151,6 +176,7 @@ fn router(state: Arc<AppState>) -> Router {
         .merge(crate::tlm::routes())
         .merge(crate::certspotter::routes())
         .merge(crate::certcentral::routes())
+        .merge(crate::certcentral_orders::routes(state.clone()))
         .merge(crate::admin::routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

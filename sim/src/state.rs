@@ -41,6 +41,7 @@ pub struct AppState {
     pub throttles: Mutex<ThrottleBook>,
     pub counters: Mutex<CounterBook>,
     pub quota: Mutex<QuotaBook>,
+    pub certcentral_orders: Mutex<crate::certcentral_orders::OrderBook>,
 }
 
 // A panic in one handler must not wedge the whole simulator, so poisoned locks are recovered.
@@ -76,6 +77,7 @@ impl AppState {
             throttles: Mutex::new(ThrottleBook::default()),
             counters: Mutex::new(CounterBook::default()),
             quota: Mutex::new(QuotaBook::default()),
+            certcentral_orders: Mutex::new(crate::certcentral_orders::OrderBook::default()),
             options,
         })
     }

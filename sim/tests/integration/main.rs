@@ -2,6 +2,7 @@
 //! One test binary (modules below) keeps link time down.
 
 mod certcentral;
+mod certcentral_orders;
 mod certspotter;
 mod cli;
 mod faults;
