@@ -4,6 +4,9 @@
 
 pub mod adaptive_rate;
 pub mod certcentral;
+pub mod certcentral_order_recovery;
+pub mod certcentral_order_types;
+pub mod certcentral_orders;
 pub mod certspotter;
 pub mod error;
 pub mod fair_turns;
