@@ -368,3 +368,16 @@ pub struct PendingRequest {
     #[serde(default)]
     pub polls: u32,
 }
+
+impl CertificateSpec {
+    /// The common name a request carries: the spec's, else the first DNS name, IP, email or URI
+    /// (issuing services usually require one).
+    pub fn request_common_name(&self) -> Option<String> {
+        self.common_name
+            .clone()
+            .or_else(|| self.dns_names.as_ref().and_then(|v| v.first().cloned()))
+            .or_else(|| self.ip_addresses.as_ref().and_then(|v| v.first().cloned()))
+            .or_else(|| self.email_addresses.as_ref().and_then(|v| v.first().cloned()))
+            .or_else(|| self.uris.as_ref().and_then(|v| v.first().cloned()))
+    }
+}

@@ -37,8 +37,9 @@ pub enum Flow {
 pub enum ReconcileError {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// The issuer's service (TLM...) failed.
     #[error("{0}")]
-    Tlm(ServiceError),
+    Service(ServiceError),
     #[error("{0}")]
     Pki(PkiError),
     #[error("issuer credentials: {0}")]
@@ -52,7 +53,7 @@ impl ReconcileError {
         match self {
             ReconcileError::Kube(kube::Error::Api(e)) if e.code == 409 => "Conflict",
             ReconcileError::Kube(_) => "KubernetesAPI",
-            ReconcileError::Tlm(e) => e.reason(),
+            ReconcileError::Service(e) => e.reason(),
             ReconcileError::Pki(_) => "Pki",
             ReconcileError::Credentials(e) => e.reason(),
             ReconcileError::Internal(_) => "Internal",
@@ -232,15 +233,10 @@ fn validity_note_of(
     issuer: &Result<super::observe::IssuerRefd, IssuerView>,
 ) -> Option<String> {
     let issuer = issuer.as_ref().ok()?;
-    let IssuerView::Ready(ready) = &issuer.view else {
+    let IssuerView::Ready(_) = &issuer.view else {
         return None;
     };
-    super::request::validity_note(
-        &obs.cert.spec,
-        &issuer.tlm,
-        ready.validity_override,
-        ready.profile_validity.as_deref(),
-    )
+    steps::backend_spec_of(issuer).validity_note(&obs.cert.spec)
 }
 
 fn ready_issuer(
@@ -265,7 +261,7 @@ pub fn error_policy(cert: Arc<Certificate>, error: &ReconcileError, ctx: Arc<Con
         .saturating_mul(1 << failures.min(10))
         .min(Duration::from_secs(300));
     let retry_after = match error {
-        ReconcileError::Tlm(e) => e.retry_after().unwrap_or_default(),
+        ReconcileError::Service(e) => e.retry_after().unwrap_or_default(),
         _ => Duration::ZERO,
     };
     tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), %error, failures, "reconcile failed; will retry");

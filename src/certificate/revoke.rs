@@ -1,4 +1,4 @@
-//! `revokeOnDelete`: revoke the Certificate's current certificate in TLM before letting the
+//! `revokeOnDelete`: revoke the Certificate's current certificate in its backend before letting the
 //! Certificate go — but only a certificate that carries this Certificate's key. The serial in
 //! status is just a record (anyone allowed to write the status could point it at someone
 //! else's certificate); the private key in the Certificate's Secret is the proof.
@@ -10,13 +10,14 @@ use super::ReconcileError;
 use super::observe::IssuerRefd;
 use super::observed::TargetSecret;
 use crate::api::Certificate;
+use crate::backend::CertState;
 use crate::clients::error::ErrorClass;
-use crate::clients::tlm_types::{CertificateState, RevocationReason};
 use crate::context::Context;
 use crate::pki::{LeafInfo, certs_from_delivery, spki_sha256_hex};
 
-/// Revokes (reason `cessation_of_operation`) the certificate named in status if TLM's copy of it
-/// carries the key in the Certificate's Secret. If TLM cannot be reached the deletion waits;
+/// Revokes (TLM: reason `cessation_of_operation`) the certificate named in status if the
+/// backend's copy of it carries the key in the Certificate's Secret. If the backend cannot be
+/// reached the deletion waits;
 /// removing the finalizer by hand skips the revocation.
 pub async fn revoke_current(
     cert: &Certificate,
@@ -27,23 +28,19 @@ pub async fn revoke_current(
     let Some(serial) = status.serial_number else {
         return Ok(());
     };
-    let client = ctx
-        .registry
-        .client(&ctx.client, &issuer.key, &issuer.tlm)
-        .await
-        .map(|client| client.for_tenant(issuer.tenant.clone()))
-        .map_err(ReconcileError::Credentials)?;
+    let backend = super::steps::backend_of(ctx, issuer).await?;
+    let service = backend.service();
     let Some(our_key) = key_in_secret(ctx, cert).await? else {
         note(ctx, cert, true, "RevocationSkipped", format!("Certificate {serial} was not revoked: the Secret holding this Certificate's key is gone, so nothing proves the certificate is this Certificate's")).await;
         return Ok(());
     };
-    let record = match client.status(&serial).await {
+    let record = match backend.certificate(&serial).await {
         Ok(record) => record,
         Err(e) if e.class() == ErrorClass::NotFound => return Ok(()),
-        Err(e) => return Err(ReconcileError::Tlm(e)),
+        Err(e) => return Err(ReconcileError::Service(e)),
     };
-    if record.state() != CertificateState::Issued {
-        tracing::info!(%serial, state = record.state().name(), "nothing to revoke");
+    if record.state != CertState::Issued {
+        tracing::info!(%serial, state = record.state.name(), "nothing to revoke");
         return Ok(());
     }
     let carries_our_key = record
@@ -58,36 +55,31 @@ pub async fn revoke_current(
             cert,
             true,
             "RevocationSkipped",
-            format!("Certificate {serial} was not revoked: TLM's copy does not carry this Certificate's key"),
+            format!(
+                "Certificate {serial} was not revoked: {service}'s copy does not carry this Certificate's key"
+            ),
         )
         .await;
         return Ok(());
     }
-    match client
-        .revoke(
-            &serial,
-            status.thumbprint.as_deref(),
-            RevocationReason::CessationOfOperation,
-        )
-        .await
-    {
+    match backend.revoke(&serial, status.thumbprint.as_deref()).await {
         Ok(()) => {
             note(
                 ctx,
                 cert,
                 false,
                 "Revoked",
-                format!("Revoked certificate {serial} in TLM (cessation_of_operation)"),
+                format!("Revoked certificate {serial} in {service} (cessation_of_operation)"),
             )
             .await;
             Ok(())
         }
-        // Already revoked or unknown to TLM: nothing left to revoke.
+        // Already revoked or unknown to the service: nothing left to revoke.
         Err(e) if matches!(e.status(), Some(400) | Some(404) | Some(409)) => {
             tracing::info!(%serial, error = %e, "certificate already revoked or unknown");
             Ok(())
         }
-        Err(e) => Err(ReconcileError::Tlm(e)),
+        Err(e) => Err(ReconcileError::Service(e)),
     }
 }
 

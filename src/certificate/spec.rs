@@ -88,15 +88,9 @@ impl DesiredNames {
     }
 }
 
-/// The common name sent to TLM: the spec's, else the first DNS name, IP, email or URI (TLM
-/// profiles usually require one).
+/// The common name a request carries (see [`CertificateSpec::request_common_name`]).
 pub fn request_common_name(spec: &CertificateSpec) -> Option<String> {
-    spec.common_name
-        .clone()
-        .or_else(|| spec.dns_names.as_ref().and_then(|v| v.first().cloned()))
-        .or_else(|| spec.ip_addresses.as_ref().and_then(|v| v.first().cloned()))
-        .or_else(|| spec.email_addresses.as_ref().and_then(|v| v.first().cloned()))
-        .or_else(|| spec.uris.as_ref().and_then(|v| v.first().cloned()))
+    spec.request_common_name()
 }
 
 /// The CSR contents for a spec.

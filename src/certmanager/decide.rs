@@ -9,7 +9,7 @@ use super::api::{APPROVED, CertificateRequest, DENIED, READY, REASON_DENIED, REA
 use super::csr::CsrFacts;
 use super::issuer::{IssuerState, ReadyProfile};
 use super::record::OrderRecord;
-use crate::certificate::request::issuer_validity_wire;
+use crate::backend::tlm::request::issuer_validity_wire;
 use crate::clients::tlm_types::ValidityWire;
 
 /// How long an unanswered submit to an approval profile is waited for before ordering again

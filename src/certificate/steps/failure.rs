@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::{generation, now};
+use super::{backend_spec, generation, now};
 use crate::api::{ISSUING, READY};
 use crate::certificate::decide::{ConditionSpec, failure_backoff};
 use crate::certificate::observe::{IssuerRefd, Observation};
@@ -14,7 +14,7 @@ use crate::certificate::{CONTROLLER, Flow, ReconcileError};
 use crate::clients::error::{ErrorClass, ServiceError};
 use crate::context::Context;
 
-/// How long to wait after TLM refused a request with 403: someone must change a profile's
+/// How long to wait after the service refused a request with 403: someone must change a profile's
 /// rights or the Issuer; asking every few seconds would only fill the audit log.
 const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(60);
 
@@ -65,8 +65,9 @@ pub async fn fail(
     Ok(Flow::Requeue(backoff))
 }
 
-/// Routes a TLM error: permanent ones fail the issuance, the rest are reported once and retried.
-pub async fn on_tlm_error(
+/// Routes a service error: permanent ones fail the issuance, the rest are reported once and
+/// retried.
+pub async fn on_service_error(
     ctx: &Context,
     obs: &mut Observation,
     issuer: &IssuerRefd,
@@ -77,12 +78,9 @@ pub async fn on_tlm_error(
             fail(ctx, obs, e.reason(), e.to_string()).await
         }
         ErrorClass::Auth if e.is_access_denied() => {
-            // The key itself may be fine: a 403 also means the profile is wrong or outside the
-            // key's business unit.
-            let message = format!(
-                "{e}: the API key has no access to profile {} or its business unit, or the profile does not exist (check the Issuer's profileId and the service user's business unit)",
-                issuer.tlm.profile_id
-            );
+            // The key itself may be fine: a 403 also means the issuer names something the key
+            // may not use (for TLM: a profile outside the key's business unit).
+            let message = backend_spec(issuer).access_denied(&e);
             note_retrying(ctx, obs, e.reason(), &message).await?;
             Ok(Flow::Requeue(ACCESS_DENIED_RETRY))
         }
@@ -93,7 +91,7 @@ pub async fn on_tlm_error(
         }
         ErrorClass::Transient | ErrorClass::UnexpectedBody => {
             note_retrying(ctx, obs, e.reason(), &e.to_string()).await?;
-            Err(ReconcileError::Tlm(e))
+            Err(ReconcileError::Service(e))
         }
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! - `progress`: status-only steps, the start and the end of an issuance;
 //! - `keys`: the next-key Secret;
-//! - `order`: submitting (or renewing), and finding an order an earlier attempt placed;
+//! - `order`: ordering (or renewing), and finding an order an earlier attempt placed;
 //! - `waiting`: a placed order not yet delivered (pickup, status by serial), and the periodic
 //!   check of an issued certificate;
 //! - `deliver`: chain completion, verification and the Secret write;
 //! - `failure`: what a failed step leaves in status.
+//!
+//! Steps talk to the issuer's service only through `crate::backend::Backend`.
 
 mod deliver;
 mod failure;
@@ -21,6 +23,7 @@ pub use keys::{create_next_key, discard_next_key};
 pub use order::submit;
 pub use progress::{begin_issuance, cleanup, finalize, refuse, sync_status, wait_for_issuer};
 pub use waiting::{check_issued, pickup, poll};
+pub(super) use {backend_for as backend_of, backend_spec as backend_spec_of};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -30,7 +33,9 @@ use kube::api::Api;
 
 use super::ReconcileError;
 use super::observe::{IssuerRefd, Observation};
-use crate::clients::tlm::TlmClient;
+use crate::backend::tlm::TlmSpec;
+use crate::backend::{Backend, BackendSpec};
+use crate::certificate::observed::IssuerView;
 use crate::context::Context;
 use crate::pki::PrivateKey;
 
@@ -69,10 +74,29 @@ fn next_key_name_of(obs: &Observation) -> Option<String> {
     obs.next_key.as_ref().and_then(|s| s.metadata.name.clone())
 }
 
-async fn client_for(ctx: &Context, issuer: &IssuerRefd) -> Result<TlmClient, ReconcileError> {
+/// What the issuer's spec and health check say of its backend.
+pub(super) fn backend_spec(issuer: &IssuerRefd) -> BackendSpec {
+    let (validity_override, profile_validity) = match &issuer.view {
+        IssuerView::Ready(r) => (r.validity_override, r.profile_validity.clone()),
+        _ => (false, None),
+    };
+    BackendSpec::Tlm(TlmSpec {
+        config: issuer.tlm.clone(),
+        validity_override,
+        profile_validity,
+    })
+}
+
+/// The issuer's backend, its requests counted against the Certificate's namespace.
+pub(super) async fn backend_for(ctx: &Context, issuer: &IssuerRefd) -> Result<Backend, ReconcileError> {
     ctx.registry
-        .client(&ctx.client, &issuer.key, &issuer.tlm)
+        .backend(
+            &ctx.client,
+            &issuer.key,
+            backend_spec(issuer),
+            issuer.tenant.clone(),
+            ctx.chain_roots.clone(),
+        )
         .await
-        .map(|client| client.for_tenant(issuer.tenant.clone()))
         .map_err(ReconcileError::Credentials)
 }

@@ -1,5 +1,5 @@
 //! An order placed and not yet delivered: pickup of a request awaiting approval, status of a
-//! serial; and the periodic check that an issued certificate is still valid in TLM.
+//! serial; and the periodic check that an issued certificate is still valid in the backend.
 
 use std::time::Duration;
 
@@ -7,19 +7,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::deliver::complete;
-use super::failure::{fail, note_retrying, on_tlm_error};
-use super::{client_for, generation, now};
+use super::failure::{fail, note_retrying, on_service_error};
+use super::{backend_for, generation, now};
 use crate::api::{ISSUING, PendingRequest};
+use crate::backend::{CertState, OrderOutcome};
 use crate::certificate::decide::{ConditionSpec, poll_interval};
 use crate::certificate::observe::{IssuerRefd, Observation};
 use crate::certificate::status::{event, reason_of, set_condition, write_status};
 use crate::certificate::{Flow, ReconcileError};
 use crate::clients::error::ErrorClass;
-use crate::clients::tlm_types::{CertificateState, IssueOutcome};
 use crate::context::Context;
 use crate::pki::PrivateKey;
 
-/// Records what TLM answered (a serial without a certificate, or a request id awaiting
+/// Records what the backend answered (a serial without a certificate, or a request id awaiting
 /// approval) before anything else happens.
 pub(super) async fn record_request(
     ctx: &Context,
@@ -53,33 +53,35 @@ pub(super) async fn record_request(
     Ok(Flow::Continue)
 }
 
-/// `POST /certificate-pickup/{request_id}`: issued, still pending, or rejected.
+/// Asks about a pending order (TLM: `POST /certificate-pickup/{request_id}`): issued, still
+/// pending, or rejected.
 pub async fn pickup(
     ctx: &Context,
     obs: &mut Observation,
     issuer: &IssuerRefd,
     request_id: &str,
 ) -> Result<Flow, ReconcileError> {
-    let client = client_for(ctx, issuer).await?;
+    let backend = backend_for(ctx, issuer).await?;
+    let service = backend.service();
     ctx.memory.update(&obs.uid(), |m| m.last_poll = Some(now()));
-    let response = match client.pickup(request_id, &issuer.tlm.profile_id).await {
-        Ok(r) => r,
+    let outcome = match backend.poll_order(request_id).await {
+        Ok(outcome) => outcome,
         Err(e) if e.class() == ErrorClass::NotFound => {
             return fail(
                 ctx,
                 obs,
                 "RequestNotFound",
-                format!("TLM no longer knows request {request_id}: {e}"),
+                format!("{service} no longer knows request {request_id}: {e}"),
             )
             .await;
         }
-        Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
+        Err(e) => return on_service_error(ctx, obs, issuer, e).await,
     };
-    match response.outcome() {
-        Ok(IssueOutcome::Issued { serial, certificate }) => {
-            complete(ctx, obs, issuer, &client, &serial, Some(certificate)).await
+    match outcome {
+        OrderOutcome::Issued { serial, certificate } => {
+            complete(ctx, obs, issuer, &backend, &serial, Some(certificate)).await
         }
-        Ok(IssueOutcome::IssuedWithoutCertificate { serial }) => {
+        OrderOutcome::IssuedWithoutCertificate { serial } => {
             let pending = obs.cert.status.as_ref().and_then(|s| s.pending_request.clone());
             let Some(mut pending) = pending else {
                 return Ok(Flow::Continue);
@@ -88,31 +90,24 @@ pub async fn pickup(
             write_status(ctx, obs, |s| s.pending_request = Some(pending)).await?;
             Ok(Flow::Continue)
         }
-        Ok(IssueOutcome::Pending { .. }) => still_pending(ctx, obs, request_id).await,
-        Ok(IssueOutcome::Rejected) => {
+        OrderOutcome::Pending { .. } => still_pending(ctx, obs, service, request_id).await,
+        OrderOutcome::Rejected => {
             fail(
                 ctx,
                 obs,
                 "Rejected",
-                format!("TLM request {request_id} was rejected by an approver"),
+                format!("{service} request {request_id} was rejected by an approver"),
             )
             .await
         }
-        Ok(IssueOutcome::UnknownStatus(value)) => {
-            unexpected_status(ctx, obs, &format!("request {request_id}"), &value).await
-        }
-        Err(reason) => {
-            let e = crate::clients::error::ServiceError::UnexpectedBody {
-                service: "TLM",
-                endpoint: "pickup",
-                reason,
-            };
-            on_tlm_error(ctx, obs, issuer, e).await
+        OrderOutcome::UnknownStatus(value) => {
+            unexpected_status(ctx, obs, service, &format!("request {request_id}"), &value).await
         }
     }
 }
 
-/// `GET /certificate/{serial}` for an order that returned a serial without its certificate.
+/// Reads a serial that an order returned without its certificate (TLM:
+/// `GET /certificate/{serial}`).
 /// Revoked, suspended or expired before delivery: that serial is finished; start over with a
 /// new key.
 pub async fn poll(
@@ -121,30 +116,31 @@ pub async fn poll(
     issuer: &IssuerRefd,
     serial: &str,
 ) -> Result<Flow, ReconcileError> {
-    let client = client_for(ctx, issuer).await?;
+    let backend = backend_for(ctx, issuer).await?;
+    let service = backend.service();
     ctx.memory.update(&obs.uid(), |m| m.last_poll = Some(now()));
-    let record = match client.status(serial).await {
+    let record = match backend.certificate(serial).await {
         Ok(r) => r,
-        Err(e) => return on_tlm_error(ctx, obs, issuer, e).await,
+        Err(e) => return on_service_error(ctx, obs, issuer, e).await,
     };
-    match record.state() {
-        CertificateState::Issued => complete(ctx, obs, issuer, &client, serial, record.certificate).await,
-        CertificateState::Unknown(value) => {
-            unexpected_status(ctx, obs, &format!("certificate {serial}"), &value).await
+    match record.state {
+        CertState::Issued => complete(ctx, obs, issuer, &backend, serial, record.certificate).await,
+        CertState::Unknown(value) => {
+            unexpected_status(ctx, obs, service, &format!("certificate {serial}"), &value).await
         }
         terminal => {
-            let reason = match terminal {
-                CertificateState::Revoked => "RevokedInTLM",
-                CertificateState::Suspended => "SuspendedInTLM",
-                _ => "ExpiredInTLM",
+            let state = match terminal {
+                CertState::Revoked => "Revoked",
+                CertState::Suspended => "Suspended",
+                _ => "Expired",
             };
             event(
                 ctx,
                 &obs.cert,
                 true,
-                reason,
+                &format!("{state}In{service}"),
                 format!(
-                    "TLM reports certificate {serial} as {} before it was delivered; issuing a new one with a new key",
+                    "{service} reports certificate {serial} as {} before it was delivered; issuing a new one with a new key",
                     terminal.name()
                 ),
             )
@@ -159,12 +155,13 @@ pub async fn poll(
 async fn still_pending(
     ctx: &Context,
     obs: &mut Observation,
+    service: &str,
     request_id: &str,
 ) -> Result<Flow, ReconcileError> {
     let first_time = reason_of(&obs.cert, ISSUING).as_deref() != Some("Pending");
     let gen_ = generation(obs);
     let message = format!(
-        "TLM request {request_id} awaits approval; checked with backoff (at most hourly) until it is approved or rejected"
+        "{service} request {request_id} awaits approval; checked with backoff (at most hourly) until it is approved or rejected"
     );
     write_status(ctx, obs, |s| {
         set_condition(
@@ -182,10 +179,11 @@ async fn still_pending(
 }
 
 /// A submit to an approval profile went out and its answer was lost: wait for its certificate
-/// to appear in TLM (a pending request cannot be looked up).
+/// to appear in the backend (a pending request cannot be looked up).
 pub(super) async fn unconfirmed_wait(
     ctx: &Context,
     obs: &mut Observation,
+    service: &str,
     since: Timestamp,
 ) -> Result<Flow, ReconcileError> {
     ctx.memory.update(&obs.uid(), |m| m.last_poll = Some(now()));
@@ -198,7 +196,7 @@ pub(super) async fn unconfirmed_wait(
         .and_then(|s| s.next_private_key_secret_name.clone())
         .unwrap_or_default();
     let message = format!(
-        "A request sent at {since} got no answer (the operator restarted or the connection broke); it may be awaiting approval in TLM, where pending requests cannot be looked up. Searching for its certificate with backoff; ordering again after {}h, or at once if Secret {name} is deleted",
+        "A request sent at {since} got no answer (the operator restarted or the connection broke); it may be awaiting approval in {service}, where pending requests cannot be looked up. Searching for its certificate with backoff; ordering again after {}h, or at once if Secret {name} is deleted",
         super::order::UNCONFIRMED_REORDER_AFTER.as_secs() / 3600
     );
     write_status(ctx, obs, |s| {
@@ -221,10 +219,11 @@ pub(super) async fn unconfirmed_wait(
 async fn unexpected_status(
     ctx: &Context,
     obs: &mut Observation,
+    service: &str,
     what: &str,
     value: &str,
 ) -> Result<Flow, ReconcileError> {
-    let message = format!("TLM reports {what} with status {value:?}, which the operator does not know");
+    let message = format!("{service} reports {what} with status {value:?}, which the operator does not know");
     note_retrying(ctx, obs, "UnexpectedStatus", &message).await?;
     Ok(Flow::Requeue(poll_interval(age(obs))))
 }
@@ -244,8 +243,8 @@ fn age(obs: &Observation) -> Duration {
 /// How soon to ask again after a check that could not be made.
 const CHECK_RETRY: Duration = Duration::from_secs(600);
 
-/// Asks TLM whether the Secret's certificate is still valid. Writes nothing to the API server
-/// unless TLM says it is revoked, suspended or expired (then the next pass re-issues).
+/// Asks the backend whether the Secret's certificate is still valid. Writes nothing to the API
+/// server unless it is revoked, suspended or expired (then the next pass re-issues).
 pub async fn check_issued(
     ctx: &Context,
     obs: &mut Observation,
@@ -253,22 +252,23 @@ pub async fn check_issued(
     serial: &str,
 ) -> Result<Flow, ReconcileError> {
     let uid = obs.uid();
-    let client = client_for(ctx, issuer).await?;
-    match client.status(serial).await {
-        Ok(record) => match record.state() {
-            CertificateState::Issued => ctx.issued_checks.checked(&uid, serial, None),
-            CertificateState::Unknown(value) => {
-                tracing::warn!(%serial, status = %value, "TLM reports an unknown certificate status; checking again later");
+    let backend = backend_for(ctx, issuer).await?;
+    let service = backend.service();
+    match backend.certificate(serial).await {
+        Ok(record) => match record.state {
+            CertState::Issued => ctx.issued_checks.checked(&uid, serial, None),
+            CertState::Unknown(value) => {
+                tracing::warn!(%serial, status = %value, service, "the backend reports an unknown certificate status; checking again later");
                 ctx.issued_checks.checked(&uid, serial, None);
             }
             terminal => {
-                tracing::warn!(%serial, status = terminal.name(), "TLM reports the issued certificate as no longer valid");
+                tracing::warn!(%serial, status = terminal.name(), service, "the backend reports the issued certificate as no longer valid");
                 ctx.issued_checks
                     .checked(&uid, serial, Some(terminal.name().to_string()));
             }
         },
         Err(e) => {
-            tracing::warn!(%serial, error = %e, "could not check the certificate in TLM; trying again later");
+            tracing::warn!(%serial, error = %e, service, "could not check the certificate in the backend; trying again later");
             ctx.issued_checks.retry_in(&uid, CHECK_RETRY);
         }
     }

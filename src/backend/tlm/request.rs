@@ -1,12 +1,10 @@
-//! The TLM request for a Certificate.
+//! The TLM request bodies for a Certificate: submit and renew.
 
 use crate::api::{CertificateSpec, TlmIssuerConfig, Validity, ValidityUnit};
 use crate::clients::tlm_types::{
     Attributes, Extensions, IdRef, RenewRequest, SanAttributes, SeatRef, SubjectAttributes, SubmitRequest,
     ValidityWire,
 };
-
-use super::spec::request_common_name;
 
 /// Validity to ask for: the Certificate's `duration` in whole days (rounded up), else the
 /// Issuer's `validity`, else none (the profile decides).
@@ -45,23 +43,6 @@ pub fn validity_to_send(
     validity(spec, issuer).filter(|_| profile_allows_override)
 }
 
-/// Why a requested validity is not sent, for conditions and Events; None when it is sent or
-/// none was asked for.
-pub fn validity_note(
-    spec: &CertificateSpec,
-    issuer: &TlmIssuerConfig,
-    profile_allows_override: bool,
-    profile_validity: Option<&str>,
-) -> Option<String> {
-    if profile_allows_override || validity(spec, issuer).is_none() {
-        return None;
-    }
-    Some(format!(
-        "the profile's own validity applies ({}); it does not let the API override it, so the requested duration was not sent",
-        profile_validity.unwrap_or("as set in TLM")
-    ))
-}
-
 fn attributes(spec: &CertificateSpec) -> Attributes {
     let subject = spec.subject.clone().unwrap_or_default();
     let first = |v: &Vec<String>| v.first().cloned();
@@ -73,7 +54,7 @@ fn attributes(spec: &CertificateSpec) -> Attributes {
     };
     Attributes {
         subject: SubjectAttributes {
-            common_name: request_common_name(spec),
+            common_name: spec.request_common_name(),
             organization_name: first(&subject.organizations),
             // The spec types these as arrays: every value is sent.
             organization_units: subject.organizational_units.clone(),
@@ -95,7 +76,7 @@ pub fn seat_id(spec: &CertificateSpec, issuer: &TlmIssuerConfig) -> String {
     spec.seat_id
         .clone()
         .or_else(|| issuer.seat_id.clone())
-        .or_else(|| request_common_name(spec))
+        .or_else(|| spec.request_common_name())
         .unwrap_or_default()
 }
 
@@ -141,7 +122,31 @@ pub fn renew_request(
 mod tests {
     use super::*;
     use crate::api::SecretKeySelector;
-    use crate::certificate::spec::tests::spec;
+    use crate::api::{IssuerKind, IssuerRef, PrivateKeySpec};
+
+    fn spec(dns: &[&str]) -> CertificateSpec {
+        CertificateSpec {
+            secret_name: "s".into(),
+            issuer_ref: IssuerRef {
+                name: "tlm".into(),
+                kind: IssuerKind::Issuer,
+            },
+            common_name: None,
+            dns_names: Some(dns.iter().map(|s| s.to_string()).collect()),
+            ip_addresses: None,
+            email_addresses: None,
+            uris: None,
+            subject: None,
+            duration: None,
+            renew_before: None,
+            renew_before_percentage: None,
+            private_key: PrivateKeySpec::default(),
+            secret_template: None,
+            additional_output_formats: None,
+            seat_id: None,
+            revoke_on_delete: None,
+        }
+    }
 
     fn issuer() -> TlmIssuerConfig {
         TlmIssuerConfig {
@@ -181,9 +186,17 @@ mod tests {
             kept.validity, None,
             "a profile without API override gets no validity"
         );
-        let note = validity_note(&s, &issuer(), false, Some("365 days")).unwrap();
-        assert!(note.contains("365 days"), "{note}");
-        assert_eq!(validity_note(&s, &issuer(), true, None), None);
+        let note = |validity_override, profile_validity: Option<&str>| {
+            super::super::spec::TlmSpec {
+                config: issuer(),
+                validity_override,
+                profile_validity: profile_validity.map(str::to_string),
+            }
+            .validity_note(&s)
+        };
+        let note_kept = note(false, Some("365 days")).unwrap();
+        assert!(note_kept.contains("365 days"), "{note_kept}");
+        assert_eq!(note(true, None), None);
         let renew = renew_request(&s, &issuer(), true, "CSR".into());
         assert_eq!(
             (renew.delivery_format.as_str(), renew.include_ca_chain),

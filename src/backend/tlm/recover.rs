@@ -5,10 +5,11 @@
 //!
 //! A request still waiting for approval has no certificate and is not searchable (the search
 //! knows only issued, expired, revoked and suspended certificates). That case is covered by the
-//! in-flight record written to status before such a submit (see `steps/order.rs`).
+//! in-flight record written to status before such a submit (see `certificate/steps/order.rs`).
 
 use k8s_openapi::jiff::Timestamp;
 
+use crate::backend::FoundOrder;
 use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm::TlmClient;
 use crate::clients::tlm_types::{CertificateState, SearchQuery};
@@ -17,14 +18,6 @@ use crate::pki::{LeafInfo, PrivateKey, certs_from_delivery, spki_sha256_hex};
 /// Items without a certificate in the search answer are looked up one by one, at most this
 /// many (a tenant whose search omits certificates still recovers the usual case).
 const MAX_LOOKUPS: usize = 20;
-
-/// An issued certificate found for our key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundOrder {
-    pub serial: String,
-    /// As TLM returned it (base64 DER or PEM).
-    pub certificate: String,
-}
 
 /// What to search by.
 pub struct Lookup<'a> {
