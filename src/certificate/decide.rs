@@ -5,212 +5,24 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::observed::{IssuerView, NextKey, TargetSecret};
+use super::observed::{IssuerView, TargetSecret};
 use super::renewal::renewal_time;
 use super::spec::{DesiredNames, request_hash};
-use crate::api::{
-    CertificateSpec, CertificateStatus, ISSUING, OutputFormat, READY, RotationPolicy, conditions,
-};
+use crate::api::{ISSUING, OutputFormat, READY, RotationPolicy, conditions};
 use crate::labels;
 use crate::pki::spki_sha256_hex;
 
+mod timing;
+mod vocabulary;
+
+#[cfg(test)]
+use timing::FAILURE_BACKOFF_MAX;
+pub use timing::{failure_backoff, poll_interval};
+use timing::{failure_backoff_remaining, poll_wait, until};
+pub use vocabulary::*;
+
 /// Longest sleep between checks of an up-to-date certificate (re-verifies the Secret).
 const MAX_IDLE: Duration = Duration::from_secs(10 * 3600);
-/// First and longest pause after a permanent failure (cert-manager backs off from 1h; we start
-/// lower because TLM failures are often fixed within minutes, e.g. a profile setting).
-const FAILURE_BACKOFF_BASE: Duration = Duration::from_secs(5 * 60);
-const FAILURE_BACKOFF_MAX: Duration = Duration::from_secs(24 * 3600);
-
-/// Why a certificate must be (re-)issued. The name is the `Issuing` condition's reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IssueReason {
-    DoesNotExist,
-    InvalidSecret(String),
-    IncorrectKey,
-    IncorrectCertificate(String),
-    SpecChanged,
-    Expired,
-    Renewing,
-    /// TLM reports the Secret's certificate as revoked, suspended or expired (the state's wire
-    /// name): that serial is finished.
-    InvalidInTlm {
-        serial: String,
-        state: String,
-    },
-}
-
-impl IssueReason {
-    pub fn reason(&self) -> &'static str {
-        match self {
-            IssueReason::DoesNotExist => "DoesNotExist",
-            IssueReason::InvalidSecret(_) => "InvalidSecret",
-            IssueReason::IncorrectKey => "IncorrectKey",
-            IssueReason::IncorrectCertificate(_) => "IncorrectCertificate",
-            IssueReason::SpecChanged => "SpecChanged",
-            IssueReason::Expired => "Expired",
-            IssueReason::Renewing => "Renewing",
-            IssueReason::InvalidInTlm { state, .. } => match state.as_str() {
-                "revoked" => "RevokedInTLM",
-                "suspended" => "SuspendedInTLM",
-                _ => "ExpiredInTLM",
-            },
-        }
-    }
-
-    pub fn message(&self, secret_name: &str) -> String {
-        match self {
-            IssueReason::DoesNotExist => {
-                format!("Issuing certificate as Secret {secret_name} does not exist")
-            }
-            IssueReason::InvalidSecret(why) => {
-                format!("Issuing certificate as Secret {secret_name} is invalid: {why}")
-            }
-            IssueReason::IncorrectKey => {
-                format!(
-                    "Issuing certificate as the private key in Secret {secret_name} does not match the certificate"
-                )
-            }
-            IssueReason::IncorrectCertificate(why) => {
-                format!(
-                    "Issuing certificate as the certificate in Secret {secret_name} does not match the spec: {why}"
-                )
-            }
-            IssueReason::SpecChanged => "Issuing certificate as the spec changed".to_string(),
-            IssueReason::Expired => {
-                format!("Issuing certificate as the certificate in Secret {secret_name} expired")
-            }
-            IssueReason::Renewing => "Renewing certificate as renewal time was reached".to_string(),
-            IssueReason::InvalidInTlm { serial, state } => {
-                format!(
-                    "Issuing certificate as TLM reports certificate {serial} in Secret {secret_name} as {state}"
-                )
-            }
-        }
-    }
-
-    /// A usable certificate is still in the Secret while this issuance runs.
-    pub fn keeps_serving(&self) -> bool {
-        matches!(self, IssueReason::Renewing | IssueReason::SpecChanged)
-    }
-}
-
-/// Everything `decide` looks at.
-#[derive(Debug, Clone)]
-pub struct Inputs<'a> {
-    /// The Certificate's name (a Secret records which Certificate wrote it).
-    pub name: &'a str,
-    pub spec: &'a CertificateSpec,
-    pub generation: i64,
-    pub status: &'a CertificateStatus,
-    pub secret: Option<&'a TargetSecret>,
-    /// The Secret named by `status.nextPrivateKeySecretName`, if it exists.
-    pub next_key: Option<&'a NextKey>,
-    pub issuer: &'a IssuerView,
-    pub now: Timestamp,
-    /// When this process last polled the pending request, if it did.
-    pub last_poll: Option<Timestamp>,
-    /// The periodic check of the issued certificate's state in TLM (None: checks are off).
-    pub issued_check: Option<&'a IssuedCheck>,
-    /// An older Certificate in the namespace with the same `secretName`: it holds the Secret.
-    pub secret_held_by: Option<&'a str>,
-    /// The next-key name of the Certificate's first issuance (fixed by its UID): used without a
-    /// status write first.
-    pub first_key_name: Option<&'a str>,
-}
-
-/// What this process knows of the Secret's certificate in TLM, and when to ask again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedCheck {
-    /// The serial the check is about; a different serial in the Secret makes it moot.
-    pub serial: Option<String>,
-    pub due: Timestamp,
-    /// Set when TLM answered revoked, suspended or expired.
-    pub terminal_state: Option<String>,
-}
-
-/// The one next step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Nothing to do; look again after this long.
-    Idle {
-        requeue_after: Duration,
-    },
-    /// Only the status is out of date.
-    SyncStatus(StatusChange),
-    /// The issuer cannot issue; report it and wait for the issuer to change.
-    WaitForIssuer(StatusChange),
-    /// The Secret may not be written (another Certificate holds it, it is someone else's, or
-    /// of another type): report it, order nothing.
-    Refuse(StatusChange),
-    /// Start an issuance: record why and the next-key Secret's name, before the key exists.
-    BeginIssuance {
-        reason: IssueReason,
-    },
-    /// Create the next-key Secret named in status (or the first issuance's); with `reuse_current_key` it copies the key
-    /// in the target Secret (`rotationPolicy: Never`).
-    CreateNextKey {
-        name: String,
-        reuse_current_key: bool,
-    },
-    /// The next key no longer fits the spec (or cannot be read): delete it and start over.
-    DiscardNextKey {
-        name: String,
-    },
-    /// Send the CSR to TLM; `renew_serial` uses the renew endpoint for that certificate.
-    /// `mark_first`: the profile may answer "pending", so record in status that a submit is
-    /// under way before sending it (after a crash, that record stops a second order).
-    /// `in_flight_since`: such a record exists and no answer was recorded: find the earlier
-    /// order before ordering again.
-    Submit {
-        renew_serial: Option<String>,
-        mark_first: bool,
-        in_flight_since: Option<Timestamp>,
-    },
-    /// Ask TLM whether the Secret's certificate is still valid (not revoked or suspended).
-    CheckIssued {
-        serial: String,
-    },
-    /// Ask TLM about the request.
-    Poll {
-        serial: String,
-    },
-    Pickup {
-        request_id: String,
-    },
-    /// The Secret holds the new certificate: record success and delete the next key.
-    Finalize,
-    /// Issuance state is left over although the Secret is up to date (e.g. the spec was
-    /// reverted): drop it.
-    Cleanup,
-    /// The Secret's certificate is fine but its layout (labels, annotations, extra formats)
-    /// is not: write it again from the same key and certificate.
-    RepairSecret,
-}
-
-/// A status change that involves no other write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    pub ready: ConditionSpec,
-    pub issuing: Option<ConditionSpec>,
-    pub requeue_after: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConditionSpec {
-    pub status: bool,
-    pub reason: String,
-    pub message: String,
-}
-
-impl ConditionSpec {
-    pub fn new(status: bool, reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            reason: reason.to_string(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Decides the next step.
 pub fn decide(i: &Inputs<'_>) -> Step {
@@ -440,40 +252,6 @@ fn issuer_wait(i: &Inputs<'_>, reason: &IssueReason) -> Option<StatusChange> {
     })
 }
 
-fn failure_backoff_remaining(i: &Inputs<'_>) -> Option<Duration> {
-    let attempts = i.status.failed_issuance_attempts.unwrap_or(0);
-    let last = i.status.last_failure_time.as_ref()?.0;
-    // A spec change since the failure clears the backoff.
-    if attempts <= 0 || i.status.observed_generation != Some(i.generation) {
-        return None;
-    }
-    let backoff = failure_backoff(attempts as u32);
-    let retry_at = last + SignedDuration::try_from(backoff).ok()?;
-    (i.now < retry_at).then(|| until(i.now, retry_at))
-}
-
-/// Pause after the n-th consecutive permanent failure: 5m, 10m, 20m ... capped at 24h.
-pub fn failure_backoff(attempts: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
-    FAILURE_BACKOFF_BASE
-        .saturating_mul(factor)
-        .min(FAILURE_BACKOFF_MAX)
-}
-
-/// How long to wait between polls of a pending request: a quarter of its age, between 2s and
-/// 1h, so a request approved in seconds is seen in seconds and one pending for days is polled
-/// hourly.
-pub fn poll_interval(age: Duration) -> Duration {
-    (age / 4).clamp(Duration::from_secs(2), Duration::from_secs(3600))
-}
-
-fn poll_wait(i: &Inputs<'_>, submitted_at: Timestamp) -> Option<Duration> {
-    let last = i.last_poll?;
-    let age = until(submitted_at, i.now);
-    let due = last + SignedDuration::try_from(poll_interval(age)).ok()?;
-    (i.now < due).then(|| until(i.now, due))
-}
-
 fn renew_serial(i: &Inputs<'_>, reason: &IssueReason) -> Option<String> {
     if *reason != IssueReason::Renewing {
         return None;
@@ -538,10 +316,6 @@ pub fn output_key(format: OutputFormat) -> &'static str {
         OutputFormat::DER => "key.der",
         OutputFormat::PKCS7 => "tls.p7c",
     }
-}
-
-fn until(now: Timestamp, at: Timestamp) -> Duration {
-    Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
