@@ -7,6 +7,9 @@
 //! Sources are polled concurrently, each source and credential with its own throttle, and
 //! every cycle has a deadline: a tenant's slow, throttled or hostile source delays only the
 //! watches pointing at it, which are reported `Overdue`. The groups of one source take turns.
+//!
+//! Here: the tick and a group's cycle. `failures`: overdue and failed cycles; `status_writes`:
+//! the status patches; `evidence`: the logged certificate's digest and Secret reads.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -40,6 +43,12 @@ use crate::clients::retry::RetryPolicy;
 use crate::labels::FIELD_MANAGER;
 use crate::metrics::{Metrics, WatchLabels};
 use crate::pki::{certs_from_pem, sha256_hex};
+
+mod evidence;
+mod failures;
+mod status_writes;
+
+use evidence::read_secret;
 
 /// How long a group waits after a failure without `Retry-After`.
 const FAILURE_RETRY: Duration = Duration::from_secs(60);
@@ -164,30 +173,6 @@ impl Running {
         }
     }
 
-    /// Members of a group still polling whose poll is more than an interval late: Ready=False,
-    /// Overdue, once.
-    async fn mark_overdue(&self, members: &[CTWatch], now: Timestamp) {
-        for watch in members {
-            let status = watch.status.clone().unwrap_or_default();
-            // Due at the scheduled time; a watch never polled was due when it was created.
-            let due = status
-                .next_poll_time
-                .as_ref()
-                .or(watch.meta().creation_timestamp.as_ref())
-                .map(|t| t.0);
-            let Some(due) = due else { continue };
-            let grace = next_poll_in(watch, self.poller.config.interval_cap, None);
-            if after(due, grace) > now
-                || conditions::find(&status.conditions, READY).is_some_and(|c| c.reason == OVERDUE)
-            {
-                continue;
-            }
-            let conditions = overdue_conditions(&status, due, now, watch.meta().generation);
-            let patch = serde_json::json!({ "status": { "conditions": conditions } });
-            self.patch_status(watch, &patch).await;
-        }
-    }
-
     /// One group's poll. A group with one batch of domains commits page by page (its cursor
     /// moves with every page); a larger group commits once its batches are read (within caps).
     async fn cycle(&self, key: &GroupKey, members: &[&CTWatch]) {
@@ -224,43 +209,6 @@ impl Running {
         if let Err(e) = outcome {
             self.fail(members, &statuses, &e).await;
         }
-    }
-
-    async fn fail(&self, members: &[&CTWatch], statuses: &[CTWatchStatus], e: &CycleError) {
-        tracing::warn!(reason = e.reason, error = %e.message, watches = members.len(), "CT poll failed");
-        for (watch, status) in members.iter().zip(statuses) {
-            let new = self.failed_status(watch, status, e);
-            self.write_status(watch, status, &new).await;
-        }
-    }
-
-    /// A failure written when the cycle's own statuses are out of reach (its deadline passed):
-    /// only the condition and the next poll time, so a cursor committed meanwhile stays.
-    async fn fail_conditions(&self, members: &[&CTWatch], e: &CycleError) {
-        tracing::warn!(reason = e.reason, error = %e.message, watches = members.len(), "CT poll failed");
-        for watch in members {
-            let status = watch.status.clone().unwrap_or_default();
-            let new = self.failed_status(watch, &status, e);
-            let patch = serde_json::json!({ "status": {
-                "conditions": new.conditions, "nextPollTime": new.next_poll_time } });
-            self.patch_status(watch, &patch).await;
-        }
-    }
-
-    fn failed_status(&self, watch: &CTWatch, status: &CTWatchStatus, e: &CycleError) -> CTWatchStatus {
-        let retry_after = e.retry_after.wait;
-        let wait = next_poll_in(watch, self.poller.config.interval_cap, retry_after)
-            .min(FAILURE_RETRY.max(retry_after.unwrap_or_default()))
-            .min(MAX_SERVICE_WAIT);
-        let now = Timestamp::now();
-        after_failure(
-            status,
-            e.reason,
-            e.full_message(),
-            now,
-            after(now, wait),
-            watch.meta().generation,
-        )
     }
 
     async fn source_client(&self, key: &GroupKey) -> Result<CertSpotterClient, CycleError> {
@@ -398,85 +346,6 @@ impl Running {
         }
         all_written
     }
-
-    /// For an unexpected issuance from the configured issuer: download the logged certificate
-    /// from CertCentral's CT monitor and return its SHA-256. Failures only log.
-    async fn evidence(&self, watch: &CTWatch, issuance: &Issuance) -> Option<String> {
-        let spec = watch.spec.digicert_evidence.as_ref()?;
-        let issuer = issuance.issuer.as_ref()?.name.clone()?;
-        if !issuer
-            .to_ascii_lowercase()
-            .contains(&spec.issuer_contains.to_ascii_lowercase())
-        {
-            return None;
-        }
-        let serial = crate::clients::certcentral::ct_monitor_serial(&serial_of(issuance)?);
-        let issuer = crate::clients::certcentral::ct_monitor_issuer(&issuer)?;
-        let ns = watch.namespace().unwrap_or_default();
-        let fetched = async {
-            let key = read_secret(
-                &self.poller.client,
-                &ns,
-                &spec.api_key_secret_ref.name,
-                &spec.api_key_secret_ref.key,
-            )
-            .await
-            .map_err(|e| e.message)?;
-            let http = HttpSettings {
-                ca_bundle: spec.ca_bundle.clone(),
-                ..self.poller.config.http.clone()
-            };
-            let client = CertCentralClient::new(&spec.url, &key, &http, self.poller.metrics.clone())
-                .map_err(|e| e.to_string())?;
-            let pem = client
-                .ct_cert_pem(&spec.order_id, &serial, &issuer)
-                .await
-                .map_err(|e| e.to_string())?;
-            let der = certs_from_pem(&pem).map_err(|e| e.to_string())?;
-            Ok::<String, String>(sha256_hex(&der[0]))
-        };
-        match fetched.await {
-            Ok(hash) => Some(hash),
-            Err(e) => {
-                tracing::warn!(watch = %watch.name_any(), id = %issuance.id, error = %e, "evidence download failed");
-                None
-            }
-        }
-    }
-
-    /// Writes the status when it changed; false when the write failed (the watch then backs
-    /// off instead of being polled again at the next tick).
-    async fn write_status(&self, watch: &CTWatch, old: &CTWatchStatus, new: &CTWatchStatus) -> bool {
-        if old == new {
-            return true;
-        }
-        let patch = serde_json::json!({ "status": new });
-        self.patch_status(watch, &patch).await
-    }
-
-    async fn patch_status(&self, watch: &CTWatch, patch: &serde_json::Value) -> bool {
-        let api: Api<CTWatch> =
-            Api::namespaced(self.poller.client.clone(), &watch.namespace().unwrap_or_default());
-        let id = watch_id(watch);
-        match api
-            .patch_status(
-                &watch.name_any(),
-                &PatchParams::apply(FIELD_MANAGER),
-                &Patch::Merge(patch),
-            )
-            .await
-        {
-            Ok(_) => {
-                self.write_backoff.succeeded(&id);
-                true
-            }
-            Err(e) => {
-                tracing::warn!(watch = %watch.name_any(), error = %e, "could not write CTWatch status");
-                self.write_backoff.failed(id);
-                false
-            }
-        }
-    }
 }
 
 /// How long one cycle of a group may take: its shortest (capped) interval, so a slow source
@@ -488,34 +357,4 @@ fn cycle_deadline(members: &[&CTWatch], cap: Option<Duration>) -> Duration {
         .min()
         .unwrap_or(MIN_CYCLE_DEADLINE)
         .clamp(MIN_CYCLE_DEADLINE, MAX_SERVICE_WAIT)
-}
-
-/// Serial number (upper-case hex) of the issuance's certificate, when it was expanded.
-fn serial_of(issuance: &Issuance) -> Option<String> {
-    let data = issuance.cert.as_ref()?.data.as_ref()?;
-    let der = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
-    crate::pki::LeafInfo::parse(&der).ok().map(|leaf| leaf.serial_hex)
-}
-
-async fn read_secret(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-    key: &str,
-) -> Result<SecretString, CycleError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let not_found = |what: String| CycleError::new("TokenSecretNotFound", what);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|e| CycleError::new("TokenSecretUnreadable", format!("Secret {ns}/{name}: {e}")))?
-        .ok_or_else(|| not_found(format!("Secret {ns}/{name} not found")))?;
-    let value = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|ByteString(b)| String::from_utf8_lossy(b).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| not_found(format!("Secret {ns}/{name} has no key {key:?}")))?;
-    Ok(SecretString::from(value))
 }
