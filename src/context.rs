@@ -3,17 +3,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::api::{Certificate, ClusterIssuer, Issuer};
 use crate::backend::chain_roots::ChainRoots;
 use crate::backend::registry::{ClientRegistry, ClientSettings};
+use crate::certificate::secret_cache::SecretDigests;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
+use crate::events::{EventNote, EventPublisher, Reporter};
 use crate::metrics::Metrics;
 
 /// Operator-wide settings from the command line.
@@ -66,9 +66,9 @@ pub struct Context {
     pub config: OperatorConfig,
     pub registry: Arc<ClientRegistry>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
-    /// Only the Secrets the operator owns (selected by label).
-    pub secrets: Store<Secret>,
+    pub events: EventPublisher,
+    /// Digests of the Secrets the operator owns (selected by label).
+    pub secrets: SecretDigests,
     pub issuers: Store<Issuer>,
     pub cluster_issuers: Store<ClusterIssuer>,
     /// The Certificates in this scope (who else uses a Secret name).
@@ -84,17 +84,17 @@ impl Context {
         client: kube::Client,
         config: OperatorConfig,
         shared: &Shared,
-        secrets: Store<Secret>,
+        secrets: SecretDigests,
         issuers: Store<Issuer>,
         cluster_issuers: Store<ClusterIssuer>,
         certificates: Store<Certificate>,
     ) -> Self {
         let reporter = Reporter {
             controller: "tlm-operator".into(),
-            instance: std::env::var("POD_NAME").ok(),
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| "tlm-operator".into()),
         };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: EventPublisher::new(client.clone(), reporter),
             registry: shared.registry.clone(),
             client,
             metrics: shared.metrics.clone(),
@@ -121,18 +121,13 @@ impl Context {
         reason: &str,
         note: String,
     ) {
-        let event = kube::runtime::events::Event {
-            type_: if warning {
-                kube::runtime::events::EventType::Warning
-            } else {
-                kube::runtime::events::EventType::Normal
-            },
-            reason: reason.to_string(),
-            note: Some(note),
-            action: action.into(),
-            secondary: None,
+        let event = EventNote {
+            warning,
+            action,
+            reason,
+            note,
         };
-        if let Err(e) = self.recorder.publish(&event, object).await {
+        if let Err(e) = self.events.publish(object, event).await {
             tracing::warn!(error = %e, "could not record event");
         }
     }
@@ -157,6 +152,13 @@ pub struct CertMemory {
     pub delivered: Option<(String, String)>,
     /// Consecutive transient failures, for the requeue backoff.
     pub transient_failures: u32,
+}
+
+impl CertMemory {
+    /// Holds nothing about an issuance (a failure count alone is not kept past an idle pass).
+    pub fn is_empty_but_for_failures(&self) -> bool {
+        self.key_created_here.is_none() && !self.maybe_submitted && self.last_poll.is_none() && self.delivered.is_none()
+    }
 }
 
 impl IssuanceMemory {

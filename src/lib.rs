@@ -11,6 +11,7 @@ pub mod crash;
 pub mod crd_reference;
 pub mod crd_yaml;
 pub mod ctwatch;
+pub mod events;
 pub mod issuer;
 pub mod labels;
 pub mod leader;

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
@@ -19,6 +19,7 @@ use kube::{Resource, ResourceExt};
 use crate::api::{CTWatch, Certificate, ClusterIssuer, Issuer, IssuerKind};
 use crate::certificate;
 use crate::certificate::keygen::KeyPool;
+use crate::certificate::secret_cache::SecretDigests;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
@@ -257,16 +258,21 @@ async fn controllers(
         let ns = scope.as_deref();
         // Only the certificate controller consumes Secret events, and it must see deletions (a
         // deleted Secret is re-created), which shared-store subscribers do not get.
-        let (secret_reader, secret_writer) = reflector::store::<Secret>();
-        let secret_events = reflector(
-            secret_writer,
-            watcher(
-                api_in::<Secret>(&client, ns),
-                watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
-            )
-            .default_backoff()
-            .modify(certificate::secret_cache::compact),
+        // The cache keeps digests, not Secrets: the objects pass through to the trigger below
+        // and are dropped.
+        let secret_reader = SecretDigests::default();
+        let secret_events = watcher(
+            api_in::<Secret>(&client, ns),
+            watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
         )
+        .default_backoff()
+        .map_ok({
+            let digests = secret_reader.clone();
+            move |event| {
+                digests.apply(&event);
+                event
+            }
+        })
         .touched_objects();
         let (watch_reader, watch_writer) = reflector::store::<CTWatch>();
         tasks.push(
@@ -450,8 +456,17 @@ async fn controllers(
 
 /// Caches keep no managedFields: they are a large share of each object and nothing reads them.
 /// (Writes are based on fresh reads, never on cached objects, so nothing strips them server-side.)
+/// What the caches never read: managed fields, and `kubectl apply`'s copy of the whole object
+/// (as large as the spec again).
 fn drop_managed_fields<K: Resource>(obj: &mut K) {
-    obj.meta_mut().managed_fields = None;
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
+    }
 }
 
 /// Certificates that reference the given issuer.

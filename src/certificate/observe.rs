@@ -1,6 +1,8 @@
 //! Gathering what `decide` looks at: from the caches first (free), from the API server when a
 //! write is about to follow (so no write is based on a stale cache).
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
@@ -8,6 +10,7 @@ use kube::{Resource, ResourceExt};
 
 use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret, is_next_key_of};
 use super::secret::next_key_name;
+use super::secret_cache::SecretDigest;
 use crate::api::conditions;
 use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
 use crate::backend::registry::IssuerKey;
@@ -18,10 +21,19 @@ use crate::context::Context;
 #[derive(Clone)]
 pub struct Observation {
     pub cert: Certificate,
+    /// The whole Secrets, in a fresh observation only: steps (which write) run on those.
     pub secret: Option<Secret>,
     pub next_key: Option<Secret>,
     /// Read from the API server (true) or from caches (false).
     pub fresh: bool,
+    /// A cached observation's Secrets, as the cache keeps them.
+    cached: CachedSecrets,
+}
+
+#[derive(Clone, Default)]
+struct CachedSecrets {
+    target: Option<Arc<SecretDigest>>,
+    next_key: Option<Arc<SecretDigest>>,
 }
 
 /// The issuer a Certificate references, as found in the caches.
@@ -39,17 +51,17 @@ pub struct IssuerRefd {
 impl Observation {
     pub fn cached(cert: &Certificate, ctx: &Context) -> Self {
         let ns = cert.namespace().unwrap_or_default();
-        let lookup = |name: &str| {
-            ctx.secrets
-                .get(&ObjectRef::new(name).within(&ns))
-                .map(|s| (*s).clone())
-        };
+        let lookup = |name: &str| ctx.secrets.get(&ns, name);
         Self {
-            secret: lookup(&cert.spec.secret_name),
-            next_key: next_key_name(cert)
-                .as_deref()
-                .and_then(lookup)
-                .filter(|s| is_next_key_of(s, cert)),
+            secret: None,
+            next_key: None,
+            cached: CachedSecrets {
+                target: lookup(&cert.spec.secret_name),
+                next_key: next_key_name(cert)
+                    .as_deref()
+                    .and_then(lookup)
+                    .filter(|s| s.is_next_key_of(cert)),
+            },
             cert: cert.clone(),
             fresh: false,
         }
@@ -70,13 +82,7 @@ impl Observation {
         let next_key = match next_key_name(&cert) {
             // An issued Certificate's first key is almost always gone: ask the API server only
             // when the cache still has it, not on every write.
-            Some(n)
-                if !named
-                    && revision.is_some()
-                    && ctx.secrets.get(&ObjectRef::new(&n).within(namespace)).is_none() =>
-            {
-                None
-            }
+            Some(n) if !named && revision.is_some() && !ctx.secrets.contains(namespace, &n) => None,
             Some(n) => secrets.get_opt(&n).await?.filter(|s| is_next_key_of(s, &cert)),
             None => None,
         };
@@ -85,15 +91,24 @@ impl Observation {
             secret,
             next_key,
             fresh: true,
+            cached: CachedSecrets::default(),
         }))
     }
 
     pub fn target(&self) -> Option<TargetSecret> {
-        self.secret.as_ref().map(TargetSecret::parse)
+        if self.fresh {
+            self.secret.as_ref().map(TargetSecret::parse)
+        } else {
+            self.cached.target.as_ref().map(|d| d.target())
+        }
     }
 
     pub fn next(&self) -> Option<NextKey> {
-        self.next_key.as_ref().map(NextKey::parse)
+        if self.fresh {
+            self.next_key.as_ref().map(NextKey::parse)
+        } else {
+            self.cached.next_key.as_ref().map(|d| d.next_key())
+        }
     }
 
     pub fn uid(&self) -> String {

@@ -125,18 +125,33 @@ impl TargetSecret {
 /// its owner. Anything else under the name recorded in status is not used (its key could be
 /// someone else's) and never deleted.
 pub fn is_next_key_of(secret: &Secret, cert: &crate::api::Certificate) -> bool {
-    let labels = secret.metadata.labels.clone().unwrap_or_default();
+    let no_labels = BTreeMap::new();
+    owned_next_key(
+        secret.metadata.labels.as_ref().unwrap_or(&no_labels),
+        secret
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|o| o.uid.as_str()),
+        cert,
+    )
+}
+
+/// `is_next_key_of` on a Secret's labels and owner UIDs (the Secret cache keeps only those).
+pub fn owned_next_key<'a>(
+    labels: &BTreeMap<String, String>,
+    mut owner_uids: impl Iterator<Item = &'a str>,
+    cert: &crate::api::Certificate,
+) -> bool {
     labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
         && labels.get(labels::NEXT_PRIVATE_KEY).map(String::as_str) == Some("true")
         && labels.get(labels::CERTIFICATE_NAME) == cert.metadata.name.as_ref()
-        && cert.metadata.uid.as_ref().is_some_and(|uid| {
-            secret
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| &o.uid == uid)
-        })
+        && cert
+            .metadata
+            .uid
+            .as_deref()
+            .is_some_and(|uid| owner_uids.any(|o| o == uid))
 }
 
 /// The next-private-key Secret of an issuance in progress.

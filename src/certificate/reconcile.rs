@@ -134,7 +134,11 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
             first_key_name: first_key.as_deref(),
         });
         if let Step::Idle { requeue_after } = step {
-            if memory.transient_failures > 0 {
+            if next_key.is_none() && memory.is_empty_but_for_failures() {
+                // No issuance in flight: nothing here is worth keeping for 10,000 idle
+                // Certificates (and a pass that ends in a decision ends the failure streak).
+                ctx.memory.forget(&obs.uid());
+            } else if memory.transient_failures > 0 {
                 // A pass that ends in a decision, not an error, ends the failure streak.
                 ctx.memory.update(&obs.uid(), |m| m.transient_failures = 0);
             }

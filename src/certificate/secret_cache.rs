@@ -1,89 +1,277 @@
-//! What the Secret cache keeps of each owned Secret. The cache only feeds `decide` (every write
-//! re-reads the Secret from the API server first), and `decide` reads the leaf, the key, whether
-//! `ca.crt` holds a certificate, which data keys exist, labels, annotations and the type. So the
-//! cached copy keeps exactly that: `tls.crt` cut to its leaf, the extra formats emptied (their
-//! presence is what counts), no managed fields. At 10,000 Certificates the chains and extra
-//! formats were most of the cache.
+//! The cache of the Secrets the operator owns, as digests: what `decide` reads of each Secret
+//! (the leaf's facts, the key's facts, labels, annotations, which data keys exist, the type)
+//! and what says whether it is a Certificate's next-key Secret (name, creation time, owner
+//! UIDs). No key and no certificate bytes are kept: every write re-reads the Secret from the
+//! API server first, so the cache only has to be right for deciding. At 10,000 Certificates
+//! whole Secret objects were the largest part of the process's memory, and each pass parsed
+//! the PEM again.
 
-use k8s_openapi::ByteString;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::watcher;
+use tokio::sync::watch;
 
-use crate::pki::{certs_from_pem, certs_to_pem};
+use super::observed::{NextKey, TargetSecret, owned_next_key};
+use crate::api::Certificate;
+use crate::labels;
 
-/// Shrinks a Secret for the cache without changing what `TargetSecret::parse` or
-/// `NextKey::parse` make of it.
-pub fn compact(secret: &mut Secret) {
-    secret.metadata.managed_fields = None;
-    let Some(data) = secret.data.as_mut() else {
-        return;
-    };
-    for (key, ByteString(value)) in data.iter_mut() {
-        match key.as_str() {
-            // Read whole: the key's facts, and whether the CA parses.
-            "tls.key" | "ca.crt" => {}
-            "tls.crt" => {
-                // Cut only a chain that parses whole, so a damaged chain stays damaged in the
-                // cache and is seen as such.
-                let leaf = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|pem| certs_from_pem(pem).ok())
-                    .filter(|certs| certs.len() > 1)
-                    .map(|certs| certs_to_pem(&certs[..1]).into_bytes());
-                if let Some(leaf) = leaf {
-                    *value = leaf;
-                }
-            }
-            _ => value.clear(),
+/// What the cache keeps of one Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretDigest {
+    name: String,
+    created: Option<Timestamp>,
+    owner_uids: Vec<String>,
+    target: TargetSecret,
+}
+
+impl SecretDigest {
+    pub fn of(secret: &Secret) -> Self {
+        Self {
+            name: secret.metadata.name.clone().unwrap_or_default(),
+            created: secret.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            owner_uids: secret
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|o| o.uid.clone())
+                .collect(),
+            target: without_informational(TargetSecret::parse(secret)),
+        }
+    }
+
+    /// The Secret read as a Certificate's target Secret.
+    pub fn target(&self) -> TargetSecret {
+        self.target.clone()
+    }
+
+    /// The Secret read as a next-key Secret (the same facts `NextKey::parse` reads).
+    pub fn next_key(&self) -> NextKey {
+        NextKey {
+            name: self.name.clone(),
+            facts: self.target.key.clone().ok(),
+            created: self.created,
+        }
+    }
+
+    /// Whether `cert` created this Secret as its next-key Secret.
+    pub fn is_next_key_of(&self, cert: &Certificate) -> bool {
+        owned_next_key(
+            &self.target.labels,
+            self.owner_uids.iter().map(String::as_str),
+            cert,
+        )
+    }
+}
+
+/// Annotations the operator writes for people and other tools (serial, names), which nothing
+/// deciding reads: together longer than the rest of the digest.
+const INFORMATIONAL: [&str; 6] = [
+    labels::SERIAL_NUMBER,
+    labels::COMMON_NAME,
+    labels::ALT_NAMES,
+    labels::IP_SANS,
+    labels::URI_SANS,
+    labels::EMAIL_SANS,
+];
+
+fn without_informational(mut target: TargetSecret) -> TargetSecret {
+    for key in INFORMATIONAL {
+        target.annotations.remove(key);
+    }
+    target
+}
+
+type ByName = HashMap<String, Arc<SecretDigest>>;
+
+/// Digests by namespace and name, fed by a watch on the owned Secrets.
+#[derive(Clone)]
+pub struct SecretDigests {
+    by_namespace: Arc<RwLock<HashMap<String, ByName>>>,
+    /// The watch's initial list is being buffered here until it is complete.
+    listing: Arc<RwLock<Option<HashMap<String, ByName>>>>,
+    ready: watch::Sender<bool>,
+}
+
+impl Default for SecretDigests {
+    fn default() -> Self {
+        Self {
+            by_namespace: Arc::default(),
+            listing: Arc::default(),
+            ready: watch::Sender::new(false),
         }
     }
 }
 
+impl SecretDigests {
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<SecretDigest>> {
+        self.by_namespace
+            .read()
+            .expect("secret digests lock")
+            .get(namespace)
+            .and_then(|names| names.get(name))
+            .cloned()
+    }
+
+    pub fn contains(&self, namespace: &str, name: &str) -> bool {
+        self.get(namespace, name).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        let map = self.by_namespace.read().expect("secret digests lock");
+        map.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Resolves once the first complete list has been applied.
+    pub async fn wait_until_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    /// Applies one watch event, as `kube`'s reflector does for its store: a relist is buffered
+    /// and swapped in whole when complete, so a reader never sees half a list.
+    pub fn apply(&self, event: &watcher::Event<Secret>) {
+        match event {
+            watcher::Event::Init => {
+                *self.listing.write().expect("listing lock") = Some(HashMap::new());
+            }
+            watcher::Event::InitApply(secret) => {
+                if let Some(listing) = self.listing.write().expect("listing lock").as_mut() {
+                    insert(listing, secret);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = self.listing.write().expect("listing lock").take() {
+                    *self.by_namespace.write().expect("secret digests lock") = listed;
+                }
+                self.ready.send_replace(true);
+            }
+            watcher::Event::Apply(secret) => {
+                insert(
+                    &mut self.by_namespace.write().expect("secret digests lock"),
+                    secret,
+                );
+            }
+            watcher::Event::Delete(secret) => {
+                let (Some(ns), Some(name)) = (&secret.metadata.namespace, &secret.metadata.name) else {
+                    return;
+                };
+                let mut map = self.by_namespace.write().expect("secret digests lock");
+                if let Some(names) = map.get_mut(ns) {
+                    names.remove(name);
+                    if names.is_empty() {
+                        map.remove(ns);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn insert(map: &mut HashMap<String, ByName>, secret: &Secret) {
+    let (Some(ns), Some(name)) = (&secret.metadata.namespace, &secret.metadata.name) else {
+        return;
+    };
+    map.entry(ns.clone())
+        .or_default()
+        .insert(name.clone(), Arc::new(SecretDigest::of(secret)));
+}
+
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
     use super::*;
     use crate::api::{Certificate, OutputFormat};
-    use crate::certificate::observed::TargetSecret;
-    use crate::certificate::secret::target_secret;
+    use crate::certificate::observed::is_next_key_of;
+    use crate::certificate::secret::{next_key_secret, target_secret};
     use crate::certificate::spec::tests::spec;
     use crate::pki::LeafInfo;
     use crate::pki::test_ca::chain_for;
 
-    #[test]
-    fn the_cached_copy_reads_the_same_and_is_smaller() {
+    fn cert() -> Certificate {
         let mut cert = Certificate::new("web", spec(&["web.example.com"]));
+        cert.metadata.namespace = Some("apps".into());
+        cert.metadata.uid = Some("uid-1".into());
         cert.spec.additional_output_formats = Some(vec![OutputFormat::CombinedPEM, OutputFormat::PKCS7]);
-        let chain = chain_for(&["web.example.com"]);
-        let leaf = LeafInfo::parse(&chain.chain[0]).unwrap();
-        let full = target_secret(&cert, &chain.leaf_key, &chain.chain, &leaf).unwrap();
-        let mut cached = full.clone();
-        compact(&mut cached);
-        assert_eq!(TargetSecret::parse(&cached), TargetSecret::parse(&full));
-        let size = |s: &Secret| {
-            s.data
-                .as_ref()
-                .unwrap()
-                .values()
-                .map(|v| v.0.len())
-                .sum::<usize>()
-        };
-        assert!(
-            size(&cached) * 2 < size(&full),
-            "{} of {} bytes kept",
-            size(&cached),
-            size(&full)
-        );
+        cert
+    }
+
+    fn named(mut secret: Secret, name: &str) -> Secret {
+        secret.metadata.name = Some(name.into());
+        secret.metadata.namespace = Some("apps".into());
+        secret
     }
 
     #[test]
-    fn a_damaged_chain_is_kept_as_it_is() {
+    fn the_digest_reads_as_the_secret_does() {
+        let cert = cert();
         let chain = chain_for(&["web.example.com"]);
-        let mut pem = certs_to_pem(&chain.chain);
-        pem.push_str("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
-        let mut secret = Secret {
-            data: Some([("tls.crt".to_string(), ByteString(pem.clone().into_bytes()))].into()),
+        let leaf = LeafInfo::parse(&chain.chain[0]).unwrap();
+        let secret = named(
+            target_secret(&cert, &chain.leaf_key, &chain.chain, &leaf).unwrap(),
+            "web-tls",
+        );
+        let digest = SecretDigest::of(&secret);
+        let mut whole = TargetSecret::parse(&secret);
+        assert!(INFORMATIONAL.iter().all(|k| whole.annotations.contains_key(*k)));
+        whole.annotations.retain(|k, _| !INFORMATIONAL.contains(&k.as_str()));
+        assert_eq!(digest.target(), whole);
+        assert_eq!(digest.next_key(), NextKey::parse(&secret));
+        assert!(digest.target().matched_leaf().is_some());
+    }
+
+    #[test]
+    fn a_next_key_is_recognised_only_with_this_certificates_uid() {
+        let cert = cert();
+        let chain = chain_for(&["web.example.com"]);
+        let mut secret = named(next_key_secret(&cert, "web-next", &chain.leaf_key), "web-next");
+        assert_eq!(
+            SecretDigest::of(&secret).is_next_key_of(&cert),
+            is_next_key_of(&secret, &cert)
+        );
+        assert!(SecretDigest::of(&secret).is_next_key_of(&cert));
+        secret.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "someone-else".into(),
+            ..Default::default()
+        }]);
+        assert!(!SecretDigest::of(&secret).is_next_key_of(&cert));
+        assert!(!is_next_key_of(&secret, &cert));
+    }
+
+    #[tokio::test]
+    async fn a_relist_replaces_the_cache_whole_and_deletes_remove() {
+        let digests = SecretDigests::default();
+        let secret = |name: &str| Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("apps".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        compact(&mut secret);
-        assert_eq!(secret.data.unwrap()["tls.crt"].0, pem.into_bytes());
+        digests.apply(&watcher::Event::Init);
+        digests.apply(&watcher::Event::InitApply(secret("a")));
+        digests.apply(&watcher::Event::InitApply(secret("b")));
+        assert!(digests.is_empty(), "half a list is never visible");
+        digests.apply(&watcher::Event::InitDone);
+        digests.wait_until_ready().await;
+        assert_eq!(digests.len(), 2);
+        digests.apply(&watcher::Event::Delete(secret("a")));
+        digests.apply(&watcher::Event::Apply(secret("c")));
+        assert!(!digests.contains("apps", "a"));
+        assert!(digests.contains("apps", "b") && digests.contains("apps", "c"));
+        digests.apply(&watcher::Event::Init);
+        digests.apply(&watcher::Event::InitApply(secret("d")));
+        digests.apply(&watcher::Event::InitDone);
+        assert_eq!(digests.len(), 1, "a relist drops what is gone");
+        assert!(digests.contains("apps", "d"));
     }
 }

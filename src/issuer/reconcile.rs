@@ -11,7 +11,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -153,20 +152,14 @@ async fn write_status<K: IssuerResource>(
     .map_err(IssuerError::Status)?;
     let old_reason = conditions::find(&old.conditions, READY).map(|c| c.reason.clone());
     if was_ready != health.ready || old_reason.as_deref() != Some(health.reason) {
-        let event = Event {
-            type_: if health.ready {
-                EventType::Normal
-            } else {
-                EventType::Warning
-            },
-            reason: health.reason.to_string(),
-            note: Some(health.message.clone()),
-            action: "HealthCheck".into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&event, &issuer.object_ref(&())).await {
-            tracing::warn!(error = %e, "could not record event");
-        }
+        ctx.publish_event(
+            &issuer.object_ref(&()),
+            !health.ready,
+            "HealthCheck",
+            health.reason,
+            health.message.clone(),
+        )
+        .await;
     }
     tracing::info!(issuer = %key_of(issuer), ready = health.ready, reason = health.reason, "issuer checked");
     Ok(())

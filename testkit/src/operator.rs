@@ -34,7 +34,17 @@ impl OperatorProcess {
             .append(true)
             .open(log)
             .context("open operator log")?;
-        let mut cmd = Command::new(bin);
+        // A profiler in front of the operator (e.g. `heaptrack -o /tmp/op`), for heap profiles
+        // of a benchmark run; the measured PID is then the wrapper's.
+        let mut cmd = match std::env::var("TLM_TEST_OPERATOR_WRAPPER") {
+            Ok(wrapper) if !wrapper.trim().is_empty() => {
+                let mut words = wrapper.split_whitespace();
+                let mut cmd = Command::new(words.next().unwrap_or_default());
+                cmd.args(words).arg(bin);
+                cmd
+            }
+            _ => Command::new(bin),
+        };
         cmd.arg("run")
             .arg("--kubeconfig")
             .arg(kubeconfig)
