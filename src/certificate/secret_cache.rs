@@ -222,7 +222,9 @@ mod tests {
         let digest = SecretDigest::of(&secret);
         let mut whole = TargetSecret::parse(&secret);
         assert!(INFORMATIONAL.iter().all(|k| whole.annotations.contains_key(*k)));
-        whole.annotations.retain(|k, _| !INFORMATIONAL.contains(&k.as_str()));
+        whole
+            .annotations
+            .retain(|k, _| !INFORMATIONAL.contains(&k.as_str()));
         assert_eq!(digest.target(), whole);
         assert_eq!(digest.next_key(), NextKey::parse(&secret));
         assert!(digest.target().matched_leaf().is_some());
