@@ -50,10 +50,11 @@ async fn examples_are_accepted_and_read_back() {
         }
     }
     kinds.sort();
+    kinds.dedup();
     assert_eq!(
         kinds,
         ["CTWatch", "Certificate", "ClusterIssuer", "Issuer"],
-        "one example per kind"
+        "an example for every kind"
     );
 }
 
@@ -115,6 +116,12 @@ fn issuer(tlm: &str) -> String {
         "apiVersion: tlm.certops.dev/v1alpha1\nkind: Issuer\nmetadata: {{name: bad}}\nspec:\n  tlm:\n{tlm}"
     )
 }
+
+fn issuer_spec(spec: &str) -> String {
+    format!("apiVersion: tlm.certops.dev/v1alpha1\nkind: Issuer\nmetadata: {{name: bad}}\nspec:\n{spec}")
+}
+
+const GOOD_CC: &str = "  certCentral:\n    apiKeySecretRef: {name: k, key: api-key}\n    productNameId: ssl_plus\n    organizationId: 12345\n";
 
 const GOOD_TLM: &str =
     "    url: https://one.digicert.com\n    apiKeySecretRef: {name: k, key: api-key}\n    profileId: p1\n";
@@ -346,6 +353,41 @@ fn invalid_objects() -> Vec<(&'static str, String, &'static str)> {
             "spec.tlm.apiKeySecretRef.key: Required value",
         ),
         (
+            "Issuer with both tlm and certCentral",
+            format!("{}{GOOD_CC}", issuer(GOOD_TLM)),
+            "exactly one backend per issuer",
+        ),
+        (
+            "Issuer with no backend",
+            issuer_spec("  revokeOnDelete: true\n"),
+            "exactly one backend per issuer",
+        ),
+        (
+            "ClusterIssuer with both tlm and certCentral",
+            format!("{}{GOOD_CC}", issuer(GOOD_TLM)).replace("kind: Issuer", "kind: ClusterIssuer"),
+            "exactly one backend per issuer",
+        ),
+        (
+            "CertCentral http URL",
+            issuer_spec(&format!("{GOOD_CC}    url: http://www.digicert.com\n")),
+            "plain http is only allowed for loopback",
+        ),
+        (
+            "CertCentral product with spaces",
+            issuer_spec(&GOOD_CC.replace("ssl_plus", "'ssl plus'")),
+            "productNameId must be a CertCentral product name id",
+        ),
+        (
+            "CertCentral validity with days and years",
+            issuer_spec(&format!("{GOOD_CC}    validity: {{days: 30, years: 1}}\n")),
+            "validity needs exactly one of days or years",
+        ),
+        (
+            "CertCentral without API key Secret",
+            issuer_spec(&GOOD_CC.replace("    apiKeySecretRef: {name: k, key: api-key}\n", "")),
+            "spec.certCentral.apiKeySecretRef: Required value",
+        ),
+        (
             "Issuer caBundle not PEM",
             issuer(&format!("{GOOD_TLM}    caBundle: hello\n")),
             "caBundle must contain at least one PEM certificate",
@@ -381,6 +423,19 @@ async fn invalid_objects_are_refused_with_the_rule_message() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+#[tokio::test]
+async fn certcentral_issuer_gets_the_default_url() {
+    let (client, ns) = setup("cc-default").await;
+    let yaml = issuer_spec(GOOD_CC).replace("name: bad", "name: cc");
+    create_yaml_documents(&client, &yaml, &ns).await.unwrap();
+    let api: Api<tlm_operator::api::Issuer> = Api::namespaced(client.clone(), &ns);
+    let read = api.get("cc").await.unwrap();
+    assert!(read.spec.tlm.is_none());
+    let cc = read.spec.cert_central.expect("certCentral");
+    assert_eq!(cc.url, "https://www.digicert.com");
+    assert_eq!(cc.organization_id, Some(12345));
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! and answers in the service-neutral types of `outcome`. Failures are `ServiceError`s, whose
 //! classes (transient, auth, invalid input...) drive the lifecycle's failure policy.
 
+pub mod certcentral;
 pub mod chain_roots;
 mod outcome;
 pub mod registry;
@@ -15,13 +16,15 @@ pub mod tlm;
 use std::sync::Arc;
 
 pub use outcome::{
-    CertState, ChainOutcome, FoundOrder, IssuedCertificate, KeySearch, OrderInput, OrderOutcome, Renewal,
+    Awaiting, CertState, ChainOutcome, FoundOrder, IssuedCertificate, KeySearch, OrderInput, OrderOutcome,
+    Owner, Renewal,
 };
 
 use crate::api::CertificateSpec;
 use crate::clients::error::ServiceError;
 use crate::clients::fair_turns::Tenant;
 use crate::pki::CertDer;
+use certcentral::{CertCentralBackend, CertCentralSpec};
 use chain_roots::ChainRoots;
 use registry::{ClientRegistry, CredentialError, IssuerKey};
 use tlm::{TlmBackend, TlmSpec};
@@ -31,6 +34,7 @@ use tlm::{TlmBackend, TlmSpec};
 #[derive(Clone, Debug)]
 pub enum BackendSpec {
     Tlm(TlmSpec),
+    CertCentral(CertCentralSpec),
 }
 
 impl BackendSpec {
@@ -38,6 +42,7 @@ impl BackendSpec {
     pub fn service(&self) -> &'static str {
         match self {
             BackendSpec::Tlm(_) => "TLM",
+            BackendSpec::CertCentral(_) => "CertCentral",
         }
     }
 
@@ -45,6 +50,7 @@ impl BackendSpec {
     pub fn ordered_from(&self) -> String {
         match self {
             BackendSpec::Tlm(spec) => spec.ordered_from(),
+            BackendSpec::CertCentral(spec) => spec.ordered_from(),
         }
     }
 
@@ -52,6 +58,7 @@ impl BackendSpec {
     pub fn access_denied(&self, e: &ServiceError) -> String {
         match self {
             BackendSpec::Tlm(spec) => spec.access_denied(e),
+            BackendSpec::CertCentral(spec) => spec.access_denied(e),
         }
     }
 
@@ -59,6 +66,7 @@ impl BackendSpec {
     pub fn validity_note(&self, spec: &CertificateSpec) -> Option<String> {
         match self {
             BackendSpec::Tlm(tlm) => tlm.validity_note(spec),
+            BackendSpec::CertCentral(cc) => cc.validity_note(spec),
         }
     }
 }
@@ -66,18 +74,21 @@ impl BackendSpec {
 /// An issuer's backend, ready to be asked. Built per step by [`ClientRegistry::backend`]; cheap.
 pub enum Backend {
     Tlm(TlmBackend),
+    CertCentral(CertCentralBackend),
 }
 
 impl Backend {
     pub fn spec(&self) -> BackendSpec {
         match self {
             Backend::Tlm(b) => BackendSpec::Tlm(b.spec().clone()),
+            Backend::CertCentral(b) => BackendSpec::CertCentral(b.spec().clone()),
         }
     }
 
     pub fn service(&self) -> &'static str {
         match self {
             Backend::Tlm(_) => "TLM",
+            Backend::CertCentral(_) => "CertCentral",
         }
     }
 
@@ -86,6 +97,7 @@ impl Backend {
     pub async fn order(&self, input: &OrderInput<'_>) -> Result<OrderOutcome, ServiceError> {
         match self {
             Backend::Tlm(b) => b.order(input).await,
+            Backend::CertCentral(b) => b.order(input).await,
         }
     }
 
@@ -93,6 +105,7 @@ impl Backend {
     pub async fn poll_order(&self, request_id: &str) -> Result<OrderOutcome, ServiceError> {
         match self {
             Backend::Tlm(b) => b.poll_order(request_id).await,
+            Backend::CertCentral(b) => b.poll_order(request_id).await,
         }
     }
 
@@ -100,6 +113,7 @@ impl Backend {
     pub async fn certificate(&self, serial: &str) -> Result<IssuedCertificate, ServiceError> {
         match self {
             Backend::Tlm(b) => b.certificate(serial).await,
+            Backend::CertCentral(b) => b.certificate(serial).await,
         }
     }
 
@@ -112,6 +126,7 @@ impl Backend {
     ) -> Result<ChainOutcome, ServiceError> {
         match self {
             Backend::Tlm(b) => b.complete_chain(serial, delivered, leaf_spki).await,
+            Backend::CertCentral(b) => b.complete_chain(serial, delivered, leaf_spki).await,
         }
     }
 
@@ -119,6 +134,7 @@ impl Backend {
     pub async fn fetch_chain(&self, serial: &str) -> Result<Vec<CertDer>, ServiceError> {
         match self {
             Backend::Tlm(b) => b.fetch_chain(serial).await,
+            Backend::CertCentral(b) => b.fetch_chain(serial).await,
         }
     }
 
@@ -126,6 +142,7 @@ impl Backend {
     pub fn chain_delivered(&self, chain: &[CertDer]) {
         match self {
             Backend::Tlm(b) => b.chain_delivered(chain),
+            Backend::CertCentral(b) => b.chain_delivered(chain),
         }
     }
 
@@ -133,6 +150,7 @@ impl Backend {
     pub async fn find_order(&self, search: &KeySearch<'_>) -> Result<Option<FoundOrder>, ServiceError> {
         match self {
             Backend::Tlm(b) => b.find_order(search).await,
+            Backend::CertCentral(b) => b.find_order(search).await,
         }
     }
 
@@ -140,6 +158,7 @@ impl Backend {
     pub async fn revoke(&self, serial: &str, thumbprint_sha256: Option<&str>) -> Result<(), ServiceError> {
         match self {
             Backend::Tlm(b) => b.revoke(serial, thumbprint_sha256).await,
+            Backend::CertCentral(b) => b.revoke(serial, thumbprint_sha256).await,
         }
     }
 }
@@ -158,6 +177,13 @@ impl ClientRegistry {
             BackendSpec::Tlm(spec) => {
                 let client = self.client(kube, key, &spec.config).await?.for_tenant(tenant);
                 Ok(Backend::Tlm(TlmBackend::new(client, spec, key.clone(), roots)))
+            }
+            BackendSpec::CertCentral(spec) => {
+                let client = self
+                    .certcentral_client(kube, key, &spec.config)
+                    .await?
+                    .for_tenant(tenant);
+                Ok(Backend::CertCentral(CertCentralBackend::new(client, spec)))
             }
         }
     }

@@ -6,10 +6,20 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::CertificateSpec;
 use crate::pki::{CertDer, PrivateKey};
 
+/// The Certificate an order is for: named in the audit trail a backend leaves with the order
+/// (CertCentral's order note), and what crash recovery recognises the order by (the UID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
 /// An order to place: a new certificate for `csr`, or the renewal of one we hold.
 pub struct OrderInput<'a> {
     /// The Certificate's name, for logs only.
     pub certificate: &'a str,
+    pub owner: &'a Owner,
     pub spec: &'a CertificateSpec,
     /// PEM CSR signed by the next key.
     pub csr: String,
@@ -36,11 +46,27 @@ pub enum OrderOutcome {
     IssuedWithoutCertificate { serial: String },
     /// Waiting (for approval, validation...): asked again with
     /// [`super::Backend::poll_order`]. `why` is the service's own word for it, if it gave one.
-    Pending { request_id: String, why: Option<String> },
+    Pending {
+        request_id: String,
+        awaiting: Awaiting,
+        why: Option<String>,
+    },
     /// Refused by the service or an approver; this order is over.
     Rejected,
+    /// Ended without a certificate for another reason (canceled, or revoked or expired before
+    /// delivery); `status` is the service's word.
+    Canceled { status: String },
     /// A status the operator does not know.
     UnknownStatus(String),
+}
+
+/// What a pending order waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaiting {
+    /// A person approving the request in the service.
+    Approval,
+    /// The CA: domain or organization validation, or issuance.
+    Validation,
 }
 
 /// The state of an issued certificate in the service.
@@ -77,18 +103,21 @@ pub struct IssuedCertificate {
 /// What to look for after a crash: an order for this Certificate placed with `key`.
 pub struct KeySearch<'a> {
     pub spec: &'a CertificateSpec,
+    pub owner: &'a Owner,
     pub key: &'a PrivateKey,
     /// Only certificates issued after this (with `rotationPolicy: Never` the current
     /// certificate has the same key and is not the lost order).
     pub issued_after: Option<Timestamp>,
 }
 
-/// An issued certificate found for our key.
+/// An order found for our key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundOrder {
-    pub serial: String,
-    /// As the service returned it (base64 DER or PEM).
-    pub certificate: String,
+pub enum FoundOrder {
+    /// Issued: the certificate, as the service returned it (base64 DER or PEM).
+    Issued { serial: String, certificate: String },
+    /// Still waiting (a service whose pending orders can be listed): polled with
+    /// [`super::Backend::poll_order`].
+    Pending { request_id: String },
 }
 
 /// The certificates to build the Secret's chain from.

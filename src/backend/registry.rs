@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use secrecy::SecretString;
 
-use crate::api::{IssuerKind, TlmIssuerConfig};
+use crate::api::{CertCentralIssuerConfig, IssuerKind, SecretKeySelector, TlmIssuerConfig};
+use crate::clients::certcentral_orders::{CertCentralOrdersClient, CertCentralOrdersConfig};
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
@@ -71,13 +72,20 @@ impl CredentialError {
     }
 }
 
-pub struct Refreshed {
-    pub client: TlmClient,
+pub struct Refreshed<C = TlmClient> {
+    pub client: C,
     pub fingerprint: String,
 }
 
+/// A client of whichever service the issuer names.
+#[derive(Clone)]
+enum AnyClient {
+    Tlm(TlmClient),
+    CertCentral(CertCentralOrdersClient),
+}
+
 struct Entry {
-    client: TlmClient,
+    client: AnyClient,
     fingerprint: String,
     checked: Instant,
 }
@@ -117,10 +125,75 @@ impl ClientRegistry {
     ) -> Result<TlmClient, CredentialError> {
         if let Some(entry) = self.entries.lock().expect("registry lock").get(key)
             && entry.checked.elapsed() < SECRET_RECHECK
+            && let AnyClient::Tlm(client) = &entry.client
         {
-            return Ok(entry.client.clone());
+            return Ok(client.clone());
         }
         Ok(self.refresh(kube, key, tlm).await?.client)
+    }
+
+    /// The CertCentral client of an issuer: one per issuer for the process (its request budget
+    /// below the published per-key limits and its 429 hold shared by every Certificate), rebuilt
+    /// like [`Self::client`] when the URL, CA bundle or API key changes.
+    pub async fn certcentral_client(
+        &self,
+        kube: &kube::Client,
+        key: &IssuerKey,
+        config: &CertCentralIssuerConfig,
+    ) -> Result<CertCentralOrdersClient, CredentialError> {
+        if let Some(entry) = self.entries.lock().expect("registry lock").get(key)
+            && entry.checked.elapsed() < SECRET_RECHECK
+            && let AnyClient::CertCentral(client) = &entry.client
+        {
+            return Ok(client.clone());
+        }
+        Ok(self.refresh_certcentral(kube, key, config).await?.client)
+    }
+
+    /// [`Self::refresh`] for a CertCentral issuer.
+    pub async fn refresh_certcentral(
+        &self,
+        kube: &kube::Client,
+        key: &IssuerKey,
+        config: &CertCentralIssuerConfig,
+    ) -> Result<Refreshed<CertCentralOrdersClient>, CredentialError> {
+        let refreshed = self
+            .refresh_any(
+                kube,
+                key,
+                &config.api_key_secret_ref,
+                &[
+                    "certcentral",
+                    &config.url,
+                    config.ca_bundle.as_deref().unwrap_or(""),
+                ],
+                |api_key| {
+                    CertCentralOrdersClient::with_observer(
+                        CertCentralOrdersConfig {
+                            base_url: config.url.clone(),
+                            api_key: SecretString::from(api_key),
+                            http: HttpSettings {
+                                ca_bundle: config.ca_bundle.clone(),
+                                ..self.config.http.clone()
+                            },
+                            retry: self.config.retry,
+                            // A budget of its own per issuer, under 100/5 s and 1,000/3 min.
+                            throttle: None,
+                        },
+                        self.metrics.clone(),
+                    )
+                    .map(AnyClient::CertCentral)
+                    .map_err(|e| CredentialError::Client(e.to_string()))
+                },
+            )
+            .await?;
+        match refreshed.client {
+            AnyClient::CertCentral(client) => Ok(Refreshed {
+                client,
+                fingerprint: refreshed.fingerprint,
+            }),
+            AnyClient::Tlm(_) => Err(CredentialError::Client("issuer changed backend".into())),
+        }
     }
 
     /// Re-reads the Secret now and returns a client for what it holds, with a fingerprint of
@@ -131,26 +204,56 @@ impl ClientRegistry {
         key: &IssuerKey,
         tlm: &TlmIssuerConfig,
     ) -> Result<Refreshed, CredentialError> {
+        let refreshed = self
+            .refresh_any(
+                kube,
+                key,
+                &tlm.api_key_secret_ref,
+                &[&tlm.url, tlm.ca_bundle.as_deref().unwrap_or("")],
+                |api_key| {
+                    TlmClient::with_observer(
+                        TlmClientConfig {
+                            base_url: tlm.url.clone(),
+                            api_key: SecretString::from(api_key),
+                            http: HttpSettings {
+                                ca_bundle: tlm.ca_bundle.clone(),
+                                ..self.config.http.clone()
+                            },
+                            throttle: self.config.throttle,
+                            retry: self.config.retry,
+                        },
+                        self.metrics.clone(),
+                    )
+                    .map(AnyClient::Tlm)
+                    .map_err(|e| CredentialError::Client(e.to_string()))
+                },
+            )
+            .await?;
+        match refreshed.client {
+            AnyClient::Tlm(client) => Ok(Refreshed {
+                client,
+                fingerprint: refreshed.fingerprint,
+            }),
+            AnyClient::CertCentral(_) => Err(CredentialError::Client("issuer changed backend".into())),
+        }
+    }
+
+    /// Reads the API key and reuses the issuer's client when nothing that shapes it changed
+    /// (`shape`: the settings besides the key), else builds one with `build`.
+    async fn refresh_any(
+        &self,
+        kube: &kube::Client,
+        key: &IssuerKey,
+        secret: &SecretKeySelector,
+        shape: &[&str],
+        build: impl FnOnce(String) -> Result<AnyClient, CredentialError>,
+    ) -> Result<Refreshed<AnyClient>, CredentialError> {
         let namespace = match key.kind {
             IssuerKind::Issuer => key.namespace.clone().unwrap_or_default(),
             IssuerKind::ClusterIssuer => self.config.cluster_issuer_namespace.clone(),
         };
-        let api_key = read_secret_key(
-            kube,
-            &namespace,
-            &tlm.api_key_secret_ref.name,
-            &tlm.api_key_secret_ref.key,
-        )
-        .await?;
-        let fingerprint = sha256_hex(
-            format!(
-                "{}\n{}\n{}",
-                tlm.url,
-                tlm.ca_bundle.as_deref().unwrap_or(""),
-                api_key
-            )
-            .as_bytes(),
-        );
+        let api_key = read_secret_key(kube, &namespace, &secret.name, &secret.key).await?;
+        let fingerprint = sha256_hex(format!("{}\n{}", shape.join("\n"), api_key).as_bytes());
         let mut entries = self.entries.lock().expect("registry lock");
         if let Some(entry) = entries.get_mut(key)
             && entry.fingerprint == fingerprint
@@ -161,20 +264,7 @@ impl ClientRegistry {
                 fingerprint,
             });
         }
-        let client = TlmClient::with_observer(
-            TlmClientConfig {
-                base_url: tlm.url.clone(),
-                api_key: SecretString::from(api_key),
-                http: HttpSettings {
-                    ca_bundle: tlm.ca_bundle.clone(),
-                    ..self.config.http.clone()
-                },
-                throttle: self.config.throttle,
-                retry: self.config.retry,
-            },
-            self.metrics.clone(),
-        )
-        .map_err(|e| CredentialError::Client(e.to_string()))?;
+        let client = build(api_key)?;
         entries.insert(
             key.clone(),
             Entry {

@@ -12,7 +12,7 @@ use super::observed::{IssuerView, NextKey, ReadyIssuer, TargetSecret, is_next_ke
 use super::secret::next_key_name;
 use super::secret_cache::SecretDigest;
 use crate::api::conditions;
-use crate::api::{Certificate, IssuerKind, IssuerLike, READY, TlmIssuerConfig};
+use crate::api::{Certificate, IssuerBackendConfig, IssuerKind, IssuerLike, READY};
 use crate::backend::registry::IssuerKey;
 use crate::clients::fair_turns::Tenant;
 use crate::context::Context;
@@ -40,7 +40,8 @@ struct CachedSecrets {
 #[derive(Clone)]
 pub struct IssuerRefd {
     pub key: IssuerKey,
-    pub tlm: TlmIssuerConfig,
+    /// The issuer's backend settings (`spec.tlm` or `spec.certCentral`).
+    pub backend: IssuerBackendConfig,
     pub revoke_on_delete: Option<bool>,
     pub view: IssuerView,
     /// The Certificate's namespace: a ClusterIssuer's request budget is shared fairly between
@@ -120,6 +121,9 @@ impl Observation {
     }
 }
 
+/// A CertCentral renewal reissues on the current order at any point of the certificate's life.
+const CERTCENTRAL_REISSUE_WINDOW_DAYS: i64 = 3650;
+
 /// Finds the referenced Issuer or ClusterIssuer in the caches.
 pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, IssuerView> {
     let r = &cert.spec.issuer_ref;
@@ -127,7 +131,7 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
         kind: r.kind,
         name: r.name.clone(),
     };
-    let (key, tlm, revoke, status) = match r.kind {
+    let (key, backend, revoke, status) = match r.kind {
         IssuerKind::Issuer => {
             let ns = cert.namespace().unwrap_or_default();
             let issuer = ctx
@@ -141,7 +145,7 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
             };
             (
                 key,
-                issuer.tlm().clone(),
+                issuer.backend_config().ok_or_else(not_found)?,
                 issuer.revoke_on_delete(),
                 issuer.issuer_status().cloned(),
             )
@@ -158,7 +162,7 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
             };
             (
                 key,
-                issuer.tlm().clone(),
+                issuer.backend_config().ok_or_else(not_found)?,
                 issuer.revoke_on_delete(),
                 issuer.issuer_status().cloned(),
             )
@@ -166,6 +170,18 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
     };
     let status = status.unwrap_or_default();
     let view = match conditions::find(&status.conditions, READY) {
+        // CertCentral reissues on the order of the certificate being renewed whenever it is
+        // renewed (the whole lifetime is a "renewal window"); a pending order can be listed, so
+        // no in-flight record is needed before ordering.
+        Some(c) if c.status == "True" && matches!(backend, IssuerBackendConfig::CertCentral(_)) => {
+            IssuerView::Ready(ReadyIssuer {
+                renewal_period_days: Some(CERTCENTRAL_REISSUE_WINDOW_DAYS),
+                revoke_on_delete: revoke.unwrap_or(false),
+                may_need_approval: false,
+                validity_override: true,
+                profile_validity: None,
+            })
+        }
         Some(c) if c.status == "True" => {
             let profile = status.profile.as_ref();
             IssuerView::Ready(ReadyIssuer {
@@ -186,7 +202,7 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
     };
     Ok(IssuerRefd {
         key,
-        tlm,
+        backend,
         revoke_on_delete: revoke,
         view,
         tenant: Tenant::from(cert.namespace().unwrap_or_default()),

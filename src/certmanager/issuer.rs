@@ -63,13 +63,13 @@ pub fn referenced(cr: &CertificateRequest, ctx: &Context) -> Referenced {
             format!("Issuer {namespace}/{}", r.name),
             ctx.issuers
                 .get(&ObjectRef::new(&r.name).within(&namespace))
-                .map(|i| (i.tlm().clone(), i.issuer_status().cloned())),
+                .map(|i| (i.tlm().cloned(), i.issuer_status().cloned())),
         ),
         IssuerKind::ClusterIssuer => (
             format!("ClusterIssuer {}", r.name),
             ctx.cluster_issuers
                 .get(&ObjectRef::new(&r.name))
-                .map(|i| (i.tlm().clone(), i.issuer_status().cloned())),
+                .map(|i| (i.tlm().cloned(), i.issuer_status().cloned())),
         ),
     };
     let Some((tlm, status)) = found else {
@@ -77,6 +77,16 @@ pub fn referenced(cr: &CertificateRequest, ctx: &Context) -> Referenced {
             key: None,
             tlm: None,
             state: IssuerState::NotFound(what),
+        };
+    };
+    // The cert-manager integration serves TLM issuers only.
+    let Some(tlm) = tlm else {
+        return Referenced {
+            key: None,
+            tlm: None,
+            state: IssuerState::NotFound(format!(
+                "{what} with spec.tlm (the cert-manager integration serves TLM issuers only)"
+            )),
         };
     };
     let key = IssuerKey {

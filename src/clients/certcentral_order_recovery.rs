@@ -68,6 +68,7 @@ impl CertCentralOrdersClient {
             let query = OrderQuery {
                 common_name: Some(common_name.to_string()),
                 status: status.map(String::from),
+                serial_number: None,
                 newest_first: true,
                 offset: (page_number as u64) * LIST_PAGE,
                 limit: LIST_PAGE,

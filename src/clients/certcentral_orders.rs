@@ -31,6 +31,8 @@ pub struct OrderQuery {
     /// One of the list page's statuses: pending, issued, rejected, revoked, waiting_pickup,
     /// reissue_pending, canceled.
     pub status: Option<String>,
+    /// The order whose current certificate has this serial (hex, as the certificate prints it).
+    pub serial_number: Option<String>,
     /// Newest first (`sort=-date_created`).
     pub newest_first: bool,
     pub offset: u64,
@@ -167,6 +169,9 @@ impl CertCentralOrdersClient {
         }
         if let Some(status) = &query.status {
             params.push(("filters[status]", status.clone()));
+        }
+        if let Some(serial) = &query.serial_number {
+            params.push(("filters[serial_number]", serial.clone()));
         }
         if query.newest_first {
             params.push(("sort", "-date_created".into()));

@@ -1,6 +1,7 @@
 //! The verdict of an issuer health check, as a pure function of what TLM answered.
 
-use crate::api::ProfileSummary;
+use crate::api::{CertCentralIssuerConfig, CertCentralSummary, ProfileSummary};
+use crate::clients::certcentral_order_types::OrderPage;
 use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm_types::Profile;
 
@@ -11,16 +12,62 @@ pub struct Health {
     pub reason: &'static str,
     pub message: String,
     pub profile: Option<ProfileSummary>,
+    pub cert_central: Option<CertCentralSummary>,
 }
 
 impl Health {
-    fn not_ready(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_ready(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             ready: false,
             reason,
             message: message.into(),
             profile: None,
+            cert_central: None,
         }
+    }
+}
+
+/// Judges a CertCentral issuer by one cheap authenticated read: `GET /order/certificate` with
+/// `limit=1` (a valid key with the right to see orders answers 200). The product and
+/// organization are not checked here (no public read for them is in use); an order for a
+/// product the key may not use is refused when placed.
+pub fn judge_certcentral(config: &CertCentralIssuerConfig, read: Result<OrderPage, ServiceError>) -> Health {
+    let page = match read {
+        Ok(page) => page,
+        Err(e) => {
+            let (reason, hint) = match e.class() {
+                ErrorClass::Auth if e.is_access_denied() => (
+                    "AccessDenied",
+                    " (the API key is valid but may not list orders: check its role and restrictions in CertCentral)",
+                ),
+                ErrorClass::Auth => ("Unauthorized", " (check the API key Secret)"),
+                ErrorClass::Transient => ("Unreachable", " (will retry)"),
+                ErrorClass::Config => ("InvalidConfiguration", ""),
+                _ => ("CertCentralError", ""),
+            };
+            return Health::not_ready(reason, format!("{e}{hint}"));
+        }
+    };
+    let summary = CertCentralSummary {
+        product_name_id: config.product_name_id.clone(),
+        organization_id: config.organization_id,
+        skip_approval: config.skip_approval.unwrap_or(false),
+        visible_orders: page.page.total,
+    };
+    let approval = if summary.skip_approval {
+        "orders skip approval"
+    } else {
+        "orders wait for an approver in CertCentral"
+    };
+    Health {
+        ready: true,
+        reason: "Verified",
+        message: format!(
+            "the CertCentral API key is accepted; orders go to product {} ({approval})",
+            config.product_name_id
+        ),
+        profile: None,
+        cert_central: Some(summary),
     }
 }
 
@@ -106,6 +153,7 @@ pub fn judge(profile_id: &str, read: Result<Profile, ServiceError>) -> Health {
         reason: "Verified",
         message: format!("profile {name} is active and accepts REST API enrollment"),
         profile: Some(summary),
+        cert_central: None,
     }
 }
 

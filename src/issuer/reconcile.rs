@@ -1,4 +1,5 @@
-//! Issuer and ClusterIssuer reconcile: read the API key, read the TLM profile, report `Ready`.
+//! Issuer and ClusterIssuer reconcile: read the API key, read the TLM profile (or, for
+//! CertCentral, list one order with the key), report `Ready`.
 //! The API key Secret is re-read every 30s (one GET; the operator does not watch Secrets it does
 //! not own), and TLM is asked again only when the issuer or its credentials changed, the last
 //! check failed, or ten minutes passed.
@@ -16,10 +17,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::checks::LastCheck;
-use super::health::{Health, judge};
+use super::health::{Health, judge, judge_certcentral};
 use crate::api::conditions::{self, ConditionValue};
-use crate::api::{ClusterIssuer, Issuer, IssuerKind, IssuerLike, IssuerStatus, READY};
+use crate::api::{ClusterIssuer, Issuer, IssuerBackendConfig, IssuerKind, IssuerLike, IssuerStatus, READY};
 use crate::backend::registry::IssuerKey;
+use crate::clients::certcentral_orders::OrderQuery;
 use crate::context::Context;
 use crate::labels::FIELD_MANAGER;
 
@@ -78,39 +80,66 @@ async fn check<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<A
     ctx.metrics.reconciled(controller_name(K::KIND));
     let key = key_of(issuer.as_ref());
     let generation = issuer.meta().generation;
-    let health = match ctx.registry.refresh(&ctx.client, &key, issuer.tlm()).await {
-        Err(e) => Health {
-            ready: false,
-            reason: e.reason(),
-            message: e.to_string(),
-            profile: None,
-        },
-        Ok(refreshed) => {
-            let unchanged = ctx.issuer_checks.last(&key).is_some_and(|last| {
-                last.ready
-                    && last.fingerprint == refreshed.fingerprint
-                    && last.generation == generation
-                    && last.at.elapsed() < RECHECK_TLM
-            });
-            if unchanged {
-                return Ok(Action::requeue(RECHECK_SECRET));
+    let health = match issuer.backend_config() {
+        None => Health::not_ready(
+            "InvalidConfiguration",
+            "set exactly one of spec.tlm and spec.certCentral",
+        ),
+        Some(IssuerBackendConfig::Tlm(tlm)) => match ctx.registry.refresh(&ctx.client, &key, &tlm).await {
+            Err(e) => Health::not_ready(e.reason(), e.to_string()),
+            Ok(refreshed) => {
+                if unchanged(&ctx, &key, &refreshed.fingerprint, generation) {
+                    return Ok(Action::requeue(RECHECK_SECRET));
+                }
+                let read = refreshed.client.profile(&tlm.profile_id).await;
+                let health = judge(&tlm.profile_id, read);
+                remember(&ctx, &key, refreshed.fingerprint, generation, &health);
+                health
             }
-            let read = refreshed.client.profile(&issuer.tlm().profile_id).await;
-            let health = judge(&issuer.tlm().profile_id, read);
-            ctx.issuer_checks.record(
-                key.clone(),
-                LastCheck {
-                    fingerprint: refreshed.fingerprint,
-                    generation,
-                    at: Instant::now(),
-                    ready: health.ready,
-                },
-            );
-            health
+        },
+        Some(IssuerBackendConfig::CertCentral(cc)) => {
+            match ctx.registry.refresh_certcentral(&ctx.client, &key, &cc).await {
+                Err(e) => Health::not_ready(e.reason(), e.to_string()),
+                Ok(refreshed) => {
+                    if unchanged(&ctx, &key, &refreshed.fingerprint, generation) {
+                        return Ok(Action::requeue(RECHECK_SECRET));
+                    }
+                    let query = OrderQuery {
+                        limit: 1,
+                        ..Default::default()
+                    };
+                    let read = refreshed.client.list_orders(&query).await.map(|(page, _)| page);
+                    let health = judge_certcentral(&cc, read);
+                    remember(&ctx, &key, refreshed.fingerprint, generation, &health);
+                    health
+                }
+            }
         }
     };
     write_status(issuer.as_ref(), &ctx, &health).await?;
     Ok(Action::requeue(RECHECK_SECRET))
+}
+
+/// The service was asked recently about exactly this issuer and credentials, and said yes.
+fn unchanged(ctx: &Context, key: &IssuerKey, fingerprint: &str, generation: Option<i64>) -> bool {
+    ctx.issuer_checks.last(key).is_some_and(|last| {
+        last.ready
+            && last.fingerprint == fingerprint
+            && last.generation == generation
+            && last.at.elapsed() < RECHECK_TLM
+    })
+}
+
+fn remember(ctx: &Context, key: &IssuerKey, fingerprint: String, generation: Option<i64>, health: &Health) {
+    ctx.issuer_checks.record(
+        key.clone(),
+        LastCheck {
+            fingerprint,
+            generation,
+            at: Instant::now(),
+            ready: health.ready,
+        },
+    );
 }
 
 async fn write_status<K: IssuerResource>(
@@ -136,6 +165,9 @@ async fn write_status<K: IssuerResource>(
     );
     if health.profile.is_some() || health.ready {
         new.profile = health.profile.clone();
+    }
+    if health.cert_central.is_some() || health.ready {
+        new.cert_central = health.cert_central.clone();
     }
     new.observed_generation = generation;
     if new == old {
@@ -170,6 +202,9 @@ fn status_json(status: &IssuerStatus) -> serde_json::Value {
     let mut value = serde_json::to_value(status).expect("status serialises");
     if status.profile.is_none() {
         value["profile"] = serde_json::Value::Null;
+    }
+    if status.cert_central.is_none() {
+        value["certCentral"] = serde_json::Value::Null;
     }
     value
 }

@@ -77,10 +77,33 @@ pub fn build_csr_pem(request: &CsrRequest, key: &PrivateKey) -> Result<String, P
     csr.pem().map_err(|e| csr_err("encode", e))
 }
 
+/// SHA-256 (hex) of the public key a PEM CSR carries (what an order's CSR is matched by).
+pub fn csr_spki_sha256_hex(pem_text: &str) -> Result<String, PkiError> {
+    use x509_parser::prelude::*;
+    let block = ::pem::parse(pem_text.trim()).map_err(|e| PkiError::Csr(format!("not PEM: {e}")))?;
+    let (_, csr) = X509CertificationRequest::from_der(block.contents())
+        .map_err(|e| PkiError::Csr(format!("not a CSR: {e}")))?;
+    Ok(super::spki_sha256_hex(
+        csr.certification_request_info.subject_pki.raw,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pki::KeyAlgorithm;
+
+    #[test]
+    fn csr_key_fingerprint_is_the_keys() {
+        let key = PrivateKey::generate(KeyAlgorithm::ECDSA, None).unwrap();
+        let request = CsrRequest {
+            common_name: Some("a.example.com".into()),
+            ..Default::default()
+        };
+        let pem = build_csr_pem(&request, &key).unwrap();
+        assert_eq!(csr_spki_sha256_hex(&pem).unwrap(), key.spki_sha256_hex());
+        assert!(csr_spki_sha256_hex("junk").is_err());
+    }
     use x509_parser::prelude::*;
 
     #[test]

@@ -11,7 +11,7 @@ mod leaf;
 mod pkcs7;
 
 pub use chain::{certs_from_chain_answer, certs_from_delivery, certs_from_pem, order_chain, verify_chain};
-pub use csr::{CsrRequest, build_csr_pem};
+pub use csr::{CsrRequest, build_csr_pem, csr_spki_sha256_hex};
 pub use error::PkiError;
 pub use fingerprint::{sha256_hex, spki_sha256_hex};
 pub use key_types::{KeyAlgorithm, KeyEncoding, SubjectName};

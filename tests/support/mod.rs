@@ -20,6 +20,8 @@ use tlm_operator::api::{Certificate, conditions};
 use tlm_sim::{Sim, SimOptions};
 
 pub const API_KEY: &str = "test-api-key";
+/// The sim's default CertCentral API key (`X-DC-DEVKEY`).
+pub const CERTCENTRAL_API_KEY: &str = "test-devkey";
 
 pub struct Env {
     pub cp: &'static ControlPlane,
@@ -120,6 +122,44 @@ impl Env {
     pub async fn issuer_for(&self, name: &str, profile: &str) {
         self.create_api_key_secret("tlm-api-key", API_KEY).await;
         self.create_issuer(name, profile, "tlm-api-key").await;
+    }
+
+    /// API key Secret `cc-api-key` (the sim's CertCentral key) and a CertCentral Issuer `name`
+    /// for product `ssl_plus`, organization 1, cluster `test`; `extra` is merged into
+    /// `spec.certCentral` (e.g. `{"skipApproval": true}`) or, for `revokeOnDelete`, the spec.
+    pub async fn certcentral_issuer_for(&self, name: &str, extra: serde_json::Value) {
+        self.create_api_key_secret("cc-api-key", CERTCENTRAL_API_KEY)
+            .await;
+        let mut cc = json!({"url": self.sim.url(), "productNameId": "ssl_plus", "organizationId": 1,
+                            "clusterName": "test", "apiKeySecretRef": {"name": "cc-api-key", "key": "api-key"}});
+        let mut spec = json!({});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            if k == "revokeOnDelete" {
+                spec[k] = v;
+            } else {
+                cc[k] = v;
+            }
+        }
+        spec["certCentral"] = cc;
+        let issuer = json!({
+            "apiVersion": "tlm.certops.dev/v1alpha1", "kind": "Issuer",
+            "metadata": {"name": name, "namespace": self.ns}, "spec": spec
+        });
+        let api: Api<tlm_operator::api::Issuer> = Api::namespaced(self.client.clone(), &self.ns);
+        api.create(&PostParams::default(), &serde_json::from_value(issuer).unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// The sim's CertCentral orders (`GET /sim/certcentral/orders`): id, status, common_name,
+    /// product_name_id, certificate_ids, notes.
+    pub async fn certcentral_orders(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/sim/certcentral/orders", self.sim.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub fn certs(&self) -> Api<Certificate> {

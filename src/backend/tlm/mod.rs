@@ -131,6 +131,7 @@ fn outcome(response: &IssueResponse, endpoint: &'static str) -> Result<OrderOutc
         }
         IssueOutcome::Pending { request_id } => OrderOutcome::Pending {
             request_id,
+            awaiting: super::Awaiting::Approval,
             why: None,
         },
         IssueOutcome::Rejected => OrderOutcome::Rejected,

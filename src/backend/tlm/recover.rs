@@ -67,7 +67,7 @@ pub async fn find_order_for_key(
         };
         match &item.certificate {
             Some(text) if matches_key(text, lookup) => {
-                return Ok(Some(FoundOrder {
+                return Ok(Some(FoundOrder::Issued {
                     serial,
                     certificate: text.clone(),
                 }));
@@ -84,7 +84,7 @@ pub async fn find_order_for_key(
         if let Some(text) = record.certificate
             && matches_key(&text, lookup)
         {
-            return Ok(Some(FoundOrder {
+            return Ok(Some(FoundOrder::Issued {
                 serial,
                 certificate: text,
             }));

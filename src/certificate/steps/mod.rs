@@ -33,8 +33,10 @@ use kube::api::Api;
 
 use super::ReconcileError;
 use super::observe::{IssuerRefd, Observation};
+use crate::api::IssuerBackendConfig;
+use crate::backend::certcentral::CertCentralSpec;
 use crate::backend::tlm::TlmSpec;
-use crate::backend::{Backend, BackendSpec};
+use crate::backend::{Backend, BackendSpec, Owner};
 use crate::certificate::observed::IssuerView;
 use crate::context::Context;
 use crate::pki::PrivateKey;
@@ -69,6 +71,15 @@ fn key_in(secret: Option<&Secret>) -> Result<PrivateKey, ReconcileError> {
     PrivateKey::from_pem(&secret_text(secret, "tls.key")).map_err(ReconcileError::Pki)
 }
 
+/// The Certificate as orders name it (audit trail, crash recovery).
+fn owner(obs: &Observation) -> Owner {
+    Owner {
+        namespace: obs.cert.namespace().unwrap_or_default(),
+        name: obs.cert.name_any(),
+        uid: obs.uid(),
+    }
+}
+
 /// The name of the observed next-key Secret (a first issuance's is not in status yet).
 fn next_key_name_of(obs: &Observation) -> Option<String> {
     obs.next_key.as_ref().and_then(|s| s.metadata.name.clone())
@@ -80,11 +91,16 @@ pub(super) fn backend_spec(issuer: &IssuerRefd) -> BackendSpec {
         IssuerView::Ready(r) => (r.validity_override, r.profile_validity.clone()),
         _ => (false, None),
     };
-    BackendSpec::Tlm(TlmSpec {
-        config: issuer.tlm.clone(),
-        validity_override,
-        profile_validity,
-    })
+    match &issuer.backend {
+        IssuerBackendConfig::Tlm(config) => BackendSpec::Tlm(TlmSpec {
+            config: config.clone(),
+            validity_override,
+            profile_validity,
+        }),
+        IssuerBackendConfig::CertCentral(config) => BackendSpec::CertCentral(CertCentralSpec {
+            config: config.clone(),
+        }),
+    }
 }
 
 /// The issuer's backend, its requests counted against the Certificate's namespace.

@@ -18,9 +18,9 @@ use kube::ResourceExt;
 use super::deliver::complete;
 use super::failure::{fail, on_service_error};
 use super::waiting::{record_request, unconfirmed_wait};
-use super::{backend_for, generation, next_key_name_of, next_private_key, now};
+use super::{backend_for, generation, next_key_name_of, next_private_key, now, owner};
 use crate::api::PendingRequest;
-use crate::backend::{KeySearch, OrderInput, OrderOutcome, Renewal};
+use crate::backend::{Awaiting, FoundOrder, KeySearch, OrderInput, OrderOutcome, Renewal};
 use crate::certificate::observe::{IssuerRefd, Observation};
 use crate::certificate::spec::csr_request;
 use crate::certificate::status::{event, write_status};
@@ -62,17 +62,23 @@ pub async fn submit(
     let known_unsent =
         memory.key_created_here.as_deref() == Some(key.spki_sha256_hex().as_str()) && !memory.maybe_submitted;
     let mut reorder = false;
+    let owner = owner(obs);
     if !known_unsent {
         let search = KeySearch {
             spec: &obs.cert.spec,
+            owner: &owner,
             key: &key,
             issued_after: obs.target().and_then(|t| t.matched_leaf().map(|l| l.not_before)),
         };
         match backend.find_order(&search).await {
-            Ok(Some(found)) => {
-                tracing::info!(certificate = %obs.cert.name_any(), serial = %found.serial, "found an earlier order for this key; not ordering again");
+            Ok(Some(FoundOrder::Issued { serial, certificate })) => {
+                tracing::info!(certificate = %obs.cert.name_any(), %serial, "found an earlier order for this key; not ordering again");
                 ctx.memory.update(&uid, |m| m.maybe_submitted = false);
-                return complete(ctx, obs, issuer, &backend, &found.serial, Some(found.certificate)).await;
+                return complete(ctx, obs, issuer, &backend, &serial, Some(certificate)).await;
+            }
+            Ok(Some(FoundOrder::Pending { request_id })) => {
+                tracing::info!(certificate = %obs.cert.name_any(), %request_id, "found an earlier order for this key still pending; not ordering again");
+                return record_request(ctx, obs, &key, gen_, None, Some(request_id)).await;
             }
             Ok(None) => {
                 if let Some(since) = in_flight_since {
@@ -119,6 +125,7 @@ pub async fn submit(
     });
     let input = OrderInput {
         certificate: &name,
+        owner: &owner,
         spec: &obs.cert.spec,
         csr,
         renew,
@@ -149,8 +156,18 @@ pub async fn submit(
         OrderOutcome::Issued { serial, .. } | OrderOutcome::IssuedWithoutCertificate { serial } => {
             format!("serial {serial}")
         }
-        OrderOutcome::Pending { request_id, .. } => format!("request {request_id}, awaiting approval"),
+        OrderOutcome::Pending {
+            request_id,
+            awaiting: Awaiting::Approval,
+            ..
+        } => format!("request {request_id}, awaiting approval"),
+        OrderOutcome::Pending {
+            request_id,
+            awaiting: Awaiting::Validation,
+            ..
+        } => format!("request {request_id}, awaiting validation"),
         OrderOutcome::Rejected => "rejected".into(),
+        OrderOutcome::Canceled { status } => status.clone(),
         OrderOutcome::UnknownStatus(v) => format!("status {v:?}"),
     };
     // Issued at once, the one Event is the outcome's (Issued); anything else is worth its own.
@@ -183,6 +200,17 @@ pub async fn submit(
                 obs,
                 "Rejected",
                 format!("{service} rejected the request when it was submitted"),
+            )
+            .await
+        }
+        OrderOutcome::Canceled { status } => {
+            fail(
+                ctx,
+                obs,
+                "Canceled",
+                format!(
+                    "{service} answered the submit with status {status:?}; no certificate will come from it"
+                ),
             )
             .await
         }

@@ -10,7 +10,7 @@ use super::deliver::complete;
 use super::failure::{fail, note_retrying, on_service_error};
 use super::{backend_for, generation, now};
 use crate::api::{ISSUING, PendingRequest};
-use crate::backend::{CertState, OrderOutcome};
+use crate::backend::{Awaiting, CertState, OrderOutcome};
 use crate::certificate::decide::{ConditionSpec, poll_interval};
 use crate::certificate::observe::{IssuerRefd, Observation};
 use crate::certificate::status::{event, reason_of, set_condition, write_status};
@@ -90,7 +90,18 @@ pub async fn pickup(
             write_status(ctx, obs, |s| s.pending_request = Some(pending)).await?;
             Ok(Flow::Continue)
         }
-        OrderOutcome::Pending { .. } => still_pending(ctx, obs, service, request_id).await,
+        OrderOutcome::Pending { awaiting, why, .. } => {
+            still_pending(ctx, obs, service, request_id, awaiting, why.as_deref()).await
+        }
+        OrderOutcome::Canceled { status } => {
+            fail(
+                ctx,
+                obs,
+                "Canceled",
+                format!("{service} request {request_id} is {status}; no certificate will come from it"),
+            )
+            .await
+        }
         OrderOutcome::Rejected => {
             fail(
                 ctx,
@@ -151,29 +162,37 @@ pub async fn poll(
     }
 }
 
-/// Still waiting for an approver: `Issuing=False, Pending`, naming the request; one Event.
+/// Still waiting for an approver (`Issuing=False, Pending`) or for the CA's validation
+/// (`Issuing=False, PendingValidation`), naming the request; one Event.
 async fn still_pending(
     ctx: &Context,
     obs: &mut Observation,
     service: &str,
     request_id: &str,
+    awaiting: Awaiting,
+    why: Option<&str>,
 ) -> Result<Flow, ReconcileError> {
-    let first_time = reason_of(&obs.cert, ISSUING).as_deref() != Some("Pending");
+    let (reason, what, until) = match awaiting {
+        Awaiting::Approval => ("Pending", "awaits approval", "approved or rejected"),
+        Awaiting::Validation => ("PendingValidation", "awaits validation", "issued or rejected"),
+    };
+    let first_time = reason_of(&obs.cert, ISSUING).as_deref() != Some(reason);
     let gen_ = generation(obs);
+    let said = why.map(|w| format!(" (status {w})")).unwrap_or_default();
     let message = format!(
-        "{service} request {request_id} awaits approval; checked with backoff (at most hourly) until it is approved or rejected"
+        "{service} request {request_id} {what}{said}; checked with backoff (at most hourly) until it is {until}"
     );
     write_status(ctx, obs, |s| {
         set_condition(
             s,
             ISSUING,
-            &ConditionSpec::new(false, "Pending", message.clone()),
+            &ConditionSpec::new(false, reason, message.clone()),
             gen_,
         )
     })
     .await?;
     if first_time {
-        event(ctx, &obs.cert, false, "Pending", message).await;
+        event(ctx, &obs.cert, false, reason, message).await;
     }
     Ok(Flow::Requeue(poll_interval(age(obs))))
 }
