@@ -304,6 +304,28 @@ async fn rate_limits_and_retry_after_are_honoured() {
         names.len(),
         "no order twice"
     );
+    let log = env.sim.counters().log;
+    let limited: Vec<&str> = log
+        .iter()
+        .filter(|e| e.status == 429 && e.endpoint.starts_with("cc_"))
+        .map(|e| e.endpoint.as_str())
+        .collect();
+    eprintln!("CertCentral 429s: {limited:?}");
+    assert!(
+        limited.contains(&"cc_order"),
+        "the order met its 429 with Retry-After: {limited:?}"
+    );
+    assert!(
+        limited.len() > 1,
+        "the per-key window refused requests too (request_limit_exceeded): {limited:?}"
+    );
+    for order in env.certcentral_orders().await {
+        assert_eq!(
+            order["notes"].as_array().map(Vec::len),
+            Some(1),
+            "every order got its note despite the 429s: {order}"
+        );
+    }
     op.terminate();
     env.assert_log_clean(&op, &[CERTCENTRAL_API_KEY]);
 }
