@@ -10,6 +10,7 @@ pub enum Service {
     Tlm,
     CertSpotter,
     CertCentral,
+    Qualys,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +27,12 @@ pub enum Endpoint {
     Hello,
     Issuances,
     Ctmonitor,
+    /// Qualys CertView (`crate::qualys`).
+    QualysAuth,
+    QualysEnroll,
+    QualysView,
+    QualysStatus,
+    QualysDownload,
     /// CertCentral Services API orders (`crate::certcentral_orders`).
     CcOrder,
     CcOrderInfo,
@@ -39,7 +46,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// Every endpoint a fault rule may name (`hello` is the side-effect-free liveness probe and
     /// is deliberately left out).
-    pub const FAULTABLE: [Endpoint; 18] = [
+    pub const FAULTABLE: [Endpoint; 23] = [
         Endpoint::Profiles,
         Endpoint::Profile,
         Endpoint::Submit,
@@ -51,6 +58,11 @@ impl Endpoint {
         Endpoint::Revoke,
         Endpoint::Issuances,
         Endpoint::Ctmonitor,
+        Endpoint::QualysAuth,
+        Endpoint::QualysEnroll,
+        Endpoint::QualysView,
+        Endpoint::QualysStatus,
+        Endpoint::QualysDownload,
         Endpoint::CcOrder,
         Endpoint::CcOrderInfo,
         Endpoint::CcOrders,
@@ -74,6 +86,11 @@ impl Endpoint {
             Endpoint::Hello => "hello",
             Endpoint::Issuances => "issuances",
             Endpoint::Ctmonitor => "ctmonitor",
+            Endpoint::QualysAuth => "qualys_auth",
+            Endpoint::QualysEnroll => "qualys_enroll",
+            Endpoint::QualysView => "qualys_view",
+            Endpoint::QualysStatus => "qualys_status",
+            Endpoint::QualysDownload => "qualys_download",
             Endpoint::CcOrder => "cc_order",
             Endpoint::CcOrderInfo => "cc_order_info",
             Endpoint::CcOrders => "cc_orders",
@@ -87,6 +104,11 @@ impl Endpoint {
     pub fn service(self) -> Service {
         match self {
             Endpoint::Issuances => Service::CertSpotter,
+            Endpoint::QualysAuth
+            | Endpoint::QualysEnroll
+            | Endpoint::QualysView
+            | Endpoint::QualysStatus
+            | Endpoint::QualysDownload => Service::Qualys,
             Endpoint::Ctmonitor
             | Endpoint::CcOrder
             | Endpoint::CcOrderInfo
@@ -103,6 +125,9 @@ impl Endpoint {
     /// routes, unknown paths and wrong methods (those are neither counted nor faulted).
     pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let Some(endpoint) = crate::qualys::classify(method, &segments) {
+            return Some(endpoint);
+        }
         if let Some(endpoint) = crate::certcentral_orders::classify(method, &segments) {
             return Some(endpoint);
         }

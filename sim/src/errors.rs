@@ -93,7 +93,7 @@ impl IntoResponse for ApiError {
                 }
                 json!({"errors": [Value::Object(error)]})
             }
-            Service::CertSpotter => json!({"code": self.code, "message": self.message}),
+            Service::CertSpotter | Service::Qualys => json!({"code": self.code, "message": self.message}),
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {

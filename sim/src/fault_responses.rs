@@ -15,6 +15,7 @@ pub fn throttle_error(service: Service) -> ApiError {
         Service::Tlm => "rate_limit_exceeded",
         Service::CertSpotter => "rate_limited",
         Service::CertCentral => "request_limit_exceeded",
+        Service::Qualys => "429",
     };
     ApiError::new(
         service,

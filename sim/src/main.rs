@@ -51,6 +51,18 @@ struct Cli {
     /// Lifetime of CertCentral leaves (default: the order's validity).
     #[arg(long, value_name = "S")]
     certcentral_leaf_lifetime_seconds: Option<u64>,
+    /// Qualys API user as USER:PASSWORD (repeatable); replaces the default user.
+    #[arg(long = "qualys-user", value_name = "USER:PASSWORD")]
+    qualys_users: Vec<String>,
+    /// Lifetime of the JWTs Qualys' /auth hands out.
+    #[arg(long, value_name = "S", default_value_t = 4 * 3600)]
+    qualys_token_lifetime_seconds: u64,
+    /// Qualys requests stay SUBMITTED until approved (POST /sim/qualys/orders/{uuid}/approve).
+    #[arg(long)]
+    qualys_manual_approval: bool,
+    /// Approved Qualys requests stay APPROVED until POST /sim/qualys/orders/{uuid}/issue.
+    #[arg(long)]
+    qualys_manual_issuance: bool,
     /// Fault rule, e.g. `submit:error_rate=0.3,latency_ms=100` (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<String>,
@@ -75,6 +87,22 @@ impl Cli {
         } else {
             self.certcentral_api_keys
         };
+        let mut qualys = defaults.qualys;
+        if !self.qualys_users.is_empty() {
+            qualys.users = self
+                .qualys_users
+                .iter()
+                .map(|spec| match spec.split_once(':') {
+                    Some((user, password)) if !user.is_empty() => {
+                        Ok((user.to_string(), password.to_string()))
+                    }
+                    _ => Err(anyhow::anyhow!("--qualys-user needs USER:PASSWORD")),
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        qualys.token_lifetime = Duration::from_secs(self.qualys_token_lifetime_seconds.max(1));
+        qualys.manual_approval = self.qualys_manual_approval;
+        qualys.manual_issuance = self.qualys_manual_issuance;
         let faults = self
             .faults
             .iter()
@@ -95,6 +123,7 @@ impl Cli {
             certcentral_issue_after_polls: self.certcentral_issue_after_polls,
             certcentral_rate_limits: defaults.certcentral_rate_limits,
             certcentral_leaf_lifetime: self.certcentral_leaf_lifetime_seconds.map(Duration::from_secs),
+            qualys,
             faults,
             seed: self.seed,
         })

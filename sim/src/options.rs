@@ -88,6 +88,8 @@ pub struct SimOptions {
     pub certcentral_rate_limits: Vec<(u32, Duration)>,
     /// Overrides the lifetime of CertCentral leaves (the order's validity otherwise).
     pub certcentral_leaf_lifetime: Option<Duration>,
+    /// Qualys CertView (users, JWT lifetime, approval and issuance modes).
+    pub qualys: crate::qualys::QualysOptions,
     pub faults: Vec<FaultRule>,
     /// Seeds the fault dice so a run can be replayed.
     pub seed: Option<u64>,
@@ -113,6 +115,7 @@ impl Default for SimOptions {
             certcentral_issue_after_polls: None,
             certcentral_rate_limits: vec![(100, Duration::from_secs(5)), (1000, Duration::from_secs(180))],
             certcentral_leaf_lifetime: None,
+            qualys: crate::qualys::QualysOptions::default(),
             faults: Vec::new(),
             seed: None,
         }
@@ -151,6 +154,7 @@ impl fmt::Debug for SimOptions {
             )
             .field("certcentral_rate_limits", &self.certcentral_rate_limits)
             .field("certcentral_leaf_lifetime", &self.certcentral_leaf_lifetime)
+            .field("qualys", &self.qualys)
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .finish()

@@ -156,6 +156,17 @@ impl Sim {
         self.state.inject(&injection).map_err(anyhow::Error::msg)
     }
 
+    /// Every Qualys enrollment request, oldest first (as `GET /sim/qualys/orders`).
+    pub fn qualys_orders(&self) -> Vec<serde_json::Value> {
+        crate::qualys::admin::summaries(&self.state)
+    }
+
+    /// Acts on a Qualys enrollment request as its approver (`approve`, `reject`) or as DigiCert
+    /// (`issue`; `reject` of an approved one), as `POST /sim/qualys/orders/{uuid}/{action}`.
+    pub fn qualys_act(&self, uuid: &str, action: &str) -> anyhow::Result<()> {
+        crate::qualys::admin::act(&self.state, uuid, action).map_err(anyhow::Error::msg)
+    }
+
     /// Stops accepting, closes every connection and waits until the port is released.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
@@ -176,6 +187,7 @@ fn router(state: Arc<AppState>) -> Router {
         .merge(crate::tlm::routes())
         .merge(crate::certspotter::routes())
         .merge(crate::certcentral::routes())
+        .merge(crate::qualys::routes(state.clone()))
         .merge(crate::certcentral_orders::routes(state.clone()))
         .merge(crate::admin::routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(

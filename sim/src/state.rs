@@ -41,6 +41,7 @@ pub struct AppState {
     pub throttles: Mutex<ThrottleBook>,
     pub counters: Mutex<CounterBook>,
     pub quota: Mutex<QuotaBook>,
+    pub qualys: Mutex<crate::qualys::QualysBook>,
     pub certcentral_orders: Mutex<crate::certcentral_orders::OrderBook>,
 }
 
@@ -77,6 +78,7 @@ impl AppState {
             throttles: Mutex::new(ThrottleBook::default()),
             counters: Mutex::new(CounterBook::default()),
             quota: Mutex::new(QuotaBook::default()),
+            qualys: Mutex::new(crate::qualys::QualysBook::default()),
             certcentral_orders: Mutex::new(crate::certcentral_orders::OrderBook::default()),
             options,
         })

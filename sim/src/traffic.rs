@@ -181,5 +181,6 @@ fn caller_identity(service: Service, headers: &HeaderMap) -> String {
             )
         }
         Service::CertCentral => format!("cc:{}", header_value(crate::certcentral::DEVKEY_HEADER)),
+        Service::Qualys => format!("qv:{}", crate::qualys::caller_identity(headers)),
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod faults;
 mod faults_after;
 mod faults_issuance;
+mod qualys;
 mod support;
 mod tlm_approval;
 mod tlm_contract;
