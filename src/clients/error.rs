@@ -80,6 +80,7 @@ fn code_text(code: Option<&str>, message: Option<&str>) -> String {
 impl ServiceError {
     pub fn class(&self) -> ErrorClass {
         match self {
+            _ if self.is_rate_limited() => ErrorClass::Transient,
             ServiceError::Service { status, code, .. } => classify_service(*status, code.as_deref()),
             ServiceError::Timeout { .. }
             | ServiceError::Connect { .. }
@@ -113,11 +114,24 @@ impl ServiceError {
         }
     }
 
+    /// A 429, or a 409 with a wait (Qualys blocks over-limit calls with 409 Conflict and
+    /// `X-RateLimit-ToWait-Sec`).
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            ServiceError::Service { status: 429, .. } => true,
+            ServiceError::Service {
+                status: 409,
+                retry_after,
+                ..
+            } => retry_after.is_some(),
+            _ => false,
+        }
+    }
+
     /// True when the service certainly did not act on the request, so even a non-idempotent
     /// request (submit, renew) may be sent again.
     pub fn request_not_processed(&self) -> bool {
-        matches!(self, ServiceError::Connect { .. })
-            || matches!(self, ServiceError::Service { status: 429, .. })
+        matches!(self, ServiceError::Connect { .. }) || self.is_rate_limited()
     }
 
     /// TLM refuses to act on a serial several certificates share until `thumbprint_sha256`
@@ -142,7 +156,7 @@ impl ServiceError {
     /// A short CamelCase reason for conditions, Events and metrics.
     pub fn reason(&self) -> &'static str {
         match self.class() {
-            ErrorClass::Transient if self.status() == Some(429) => "RateLimited",
+            ErrorClass::Transient if self.is_rate_limited() => "RateLimited",
             ErrorClass::Transient => "TLMUnavailable",
             ErrorClass::Auth if self.status() == Some(403) => "AccessDenied",
             ErrorClass::Auth => "Unauthorized",

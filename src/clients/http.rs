@@ -94,12 +94,21 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// longer than this would only silence the Issuer or watch behind it.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// `Retry-After` of a response, if it has a valid one.
+/// `Retry-After` of a response, if it has a valid one; else a non-zero
+/// `X-RateLimit-ToWait-Sec` (Qualys names its rate-limit wait so, on every answer).
 pub fn retry_after_of(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+    };
+    header(reqwest::header::RETRY_AFTER.as_str())
         .and_then(|v| parse_retry_after(v, SystemTime::now()))
+        .or_else(|| {
+            header("x-ratelimit-towait-sec")
+                .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                .filter(|wait| !wait.is_zero())
+        })
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub mod certspotter;
 pub mod error;
 pub mod fair_turns;
 pub mod http;
+pub mod qualys;
+pub mod qualys_types;
 pub mod retry;
 pub mod service;
 pub mod throttle;

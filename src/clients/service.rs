@@ -62,6 +62,7 @@ pub struct ServiceClient {
     tenant: Tenant,
 }
 
+#[derive(Clone)]
 struct Inner {
     service: &'static str,
     http: reqwest::Client,
@@ -136,6 +137,23 @@ impl ServiceClient {
         }
     }
 
+    /// The same client and budget with another auth header (e.g. a fresh bearer token).
+    pub fn with_auth(&self, name: &'static str, value: &str) -> Result<Self, ServiceError> {
+        let service = self.inner.service;
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| ServiceError::Config(format!("the {service} credential is not a header value")))?;
+        value.set_sensitive(true);
+        let auth = Some((HeaderName::from_static(name), value));
+        let inner = Arc::new(Inner {
+            auth,
+            ..(*self.inner).clone()
+        });
+        Ok(Self {
+            inner,
+            tenant: self.tenant.clone(),
+        })
+    }
+
     pub fn service(&self) -> &'static str {
         self.inner.service
     }
@@ -168,10 +186,25 @@ impl ServiceClient {
         call: Call<'_, Q>,
         parse: impl Fn(Answer) -> Result<T, ServiceError>,
     ) -> Result<T, ServiceError> {
+        self.send_typed(call, "application/json", parse).await
+    }
+
+    /// As [`Self::send`], with the body sent as `application/x-www-form-urlencoded`.
+    pub async fn send_form<Q: Serialize + ?Sized>(&self, call: Call<'_, Q>) -> Result<Answer, ServiceError> {
+        self.send_typed(call, "application/x-www-form-urlencoded", Ok)
+            .await
+    }
+
+    async fn send_typed<Q: Serialize + ?Sized, T>(
+        &self,
+        call: Call<'_, Q>,
+        content_type: &'static str,
+        parse: impl Fn(Answer) -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
         let policy = self.inner.retry;
         let endpoint = call.endpoint;
         let idempotent = call.idempotent;
-        let attempt = || async { self.send_once(&call).await.and_then(&parse) };
+        let attempt = || async { self.send_once(&call, content_type).await.and_then(&parse) };
         attempt
             .retry(policy.backoff())
             .sleep(tokio::time::sleep)
@@ -181,7 +214,11 @@ impl ServiceClient {
             .await
     }
 
-    async fn send_once<Q: Serialize + ?Sized>(&self, call: &Call<'_, Q>) -> Result<Answer, ServiceError> {
+    async fn send_once<Q: Serialize + ?Sized>(
+        &self,
+        call: &Call<'_, Q>,
+        content_type: &'static str,
+    ) -> Result<Answer, ServiceError> {
         let inner = &self.inner;
         let (service, endpoint) = (inner.service, call.endpoint);
         let mut request = inner
@@ -196,7 +233,7 @@ impl ServiceClient {
         }
         if let Some(body) = &call.body {
             request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body.clone());
         }
         let _permit = inner.throttle.admit(&self.tenant).await;
@@ -220,7 +257,7 @@ impl ServiceClient {
         inner
             .observer
             .observe(service, endpoint, Some(status), started.elapsed());
-        if status == 429 || retry_after.is_some() && status >= 500 {
+        if status == 429 || retry_after.is_some() && (status >= 500 || status == 409) {
             inner
                 .throttle
                 .hold_for(retry_after.unwrap_or(DEFAULT_THROTTLE_HOLD));
