@@ -157,7 +157,10 @@ pub struct CertMemory {
 impl CertMemory {
     /// Holds nothing about an issuance (a failure count alone is not kept past an idle pass).
     pub fn is_empty_but_for_failures(&self) -> bool {
-        self.key_created_here.is_none() && !self.maybe_submitted && self.last_poll.is_none() && self.delivered.is_none()
+        self.key_created_here.is_none()
+            && !self.maybe_submitted
+            && self.last_poll.is_none()
+            && self.delivered.is_none()
     }
 }
 
