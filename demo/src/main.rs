@@ -3,7 +3,8 @@
 //! CTWatch), show progress, print the issued certificate and its verified chain, inject a rogue
 //! issuance and show the `UnexpectedIssuance` Event. No DigiCert account needed.
 //!
-//! `tlm-demo [--keep] [--operator-bin PATH]`
+//! `tlm-demo [--keep] [--backend tlm|certcentral] [--operator-bin PATH]` (`--backend certcentral`:
+//! the Issuer is `examples/issuer-certcentral.yaml`, ordering from the sim's CertCentral)
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,11 +24,14 @@ const NAMESPACE: &str = "tlm-demo";
 
 struct Args {
     keep: bool,
+    /// `--backend certcentral`: the Issuer orders from the sim's CertCentral instead of TLM.
+    certcentral: bool,
     operator_bin: PathBuf,
 }
 
 fn args() -> Result<Args> {
     let mut keep = false;
+    let mut certcentral = false;
     let mut operator_bin = std::env::current_exe()?
         .parent()
         .context("binary directory")?
@@ -36,10 +40,17 @@ fn args() -> Result<Args> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--keep" => keep = true,
+            "--backend" => match it.next().as_deref() {
+                Some("tlm") => certcentral = false,
+                Some("certcentral") => certcentral = true,
+                other => bail!("--backend takes tlm or certcentral, not {other:?}"),
+            },
             "--operator-bin" => {
                 operator_bin = PathBuf::from(it.next().context("--operator-bin needs a path")?)
             }
-            other => bail!("unknown argument {other}; usage: tlm-demo [--keep] [--operator-bin PATH]"),
+            other => bail!(
+                "unknown argument {other}; usage: tlm-demo [--keep] [--backend tlm|certcentral] [--operator-bin PATH]"
+            ),
         }
     }
     if !operator_bin.is_file() {
@@ -48,7 +59,11 @@ fn args() -> Result<Args> {
             operator_bin.display()
         );
     }
-    Ok(Args { keep, operator_bin })
+    Ok(Args {
+        keep,
+        certcentral,
+        operator_bin,
+    })
 }
 
 fn step(start: Instant, text: &str) {
@@ -95,23 +110,39 @@ async fn main() -> Result<()> {
         ),
     );
 
+    let (secret_name, api_key, issuer, what) = if args.certcentral {
+        let mut issuer = example("issuer-certcentral.yaml")?;
+        issuer["spec"]["certCentral"]["url"] = json!(sim.url());
+        issuer["spec"]["certCentral"]["clusterName"] = json!("demo");
+        (
+            "certcentral-api-key",
+            "test-devkey",
+            issuer,
+            "created Secret certcentral-api-key and Issuer certcentral (examples/issuer-certcentral.yaml, pointed at tlm-sim's CertCentral)",
+        )
+    } else {
+        let mut issuer = example("issuer.yaml")?;
+        issuer["spec"]["tlm"]["url"] = json!(sim.url());
+        issuer["spec"]["tlm"]["profileId"] = json!("prof-x509");
+        (
+            "tlm-api-key",
+            "test-api-key",
+            issuer,
+            "created Secret tlm-api-key and Issuer tlm (examples/issuer.yaml, pointed at tlm-sim)",
+        )
+    };
+    let issuer_name = issuer["metadata"]["name"].as_str().unwrap_or("tlm").to_string();
     let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "tlm-api-key", "namespace": NAMESPACE}, "stringData": {"api-key": "test-api-key"}
+        "metadata": {"name": secret_name, "namespace": NAMESPACE}, "stringData": {"api-key": api_key}
     }))?;
     Api::<Secret>::namespaced(client.clone(), NAMESPACE)
         .create(&PostParams::default(), &secret)
         .await?;
-    let mut issuer = example("issuer.yaml")?;
-    issuer["spec"]["tlm"]["url"] = json!(sim.url());
-    issuer["spec"]["tlm"]["profileId"] = json!("prof-x509");
     let issuers: Api<Issuer> = Api::namespaced(client.clone(), NAMESPACE);
     issuers
         .create(&PostParams::default(), &serde_json::from_value(issuer)?)
         .await?;
-    step(
-        start,
-        "created Secret tlm-api-key and Issuer tlm (examples/issuer.yaml, pointed at tlm-sim)",
-    );
+    step(start, what);
 
     let log = cp.dir().join("operator.log");
     let mut operator = OperatorProcess::start(
@@ -135,7 +166,11 @@ async fn main() -> Result<()> {
     certs
         .create(
             &PostParams::default(),
-            &serde_json::from_value(example("certificate.yaml")?)?,
+            &serde_json::from_value({
+                let mut cert = example("certificate.yaml")?;
+                cert["spec"]["issuerRef"]["name"] = json!(issuer_name);
+                cert
+            })?,
         )
         .await?;
     let mut watch = example("ctwatch.yaml")?;

@@ -17,7 +17,7 @@ pub fn sign(state: &AppState, requested: &Requested) -> anyhow::Result<IssuedCer
         .unwrap_or(requested.leaf.validity);
     let not_before = OffsetDateTime::now_utc().replace_nanosecond(0)?;
     let leaf = &requested.leaf;
-    state.ca.issue(&LeafSpec {
+    let issued = state.ca.issue(&LeafSpec {
         serial: &random_serial(),
         subject: &leaf.subject,
         sans: &leaf.sans,
@@ -25,7 +25,19 @@ pub fn sign(state: &AppState, requested: &Requested) -> anyhow::Result<IssuedCer
         not_after: not_before + time::Duration::try_from(lifetime)?,
         public_key: &leaf.public_key,
         key_encipherment: matches!(leaf.key, KeyKind::Rsa { .. }),
-    })
+    })?;
+    // Publicly trusted certificates are logged: the simulated CT log sees this one too.
+    let draft = crate::certspotter::feed::IssuanceDraft {
+        tbs_sha256: issued.tbs_sha256.clone(),
+        dns_names: crate::names::ct_dns_names(Some(&requested.common_name), &requested.dns_names),
+        pubkey_sha256: issued.spki_sha256.clone(),
+        issuer: state.ca.identity.clone(),
+        not_before: issued.not_before,
+        not_after: issued.not_after,
+        cert: Some((issued.der.clone(), false, issued.serial_hex.clone())),
+    };
+    crate::state::write(&state.feed).append(draft);
+    Ok(issued)
 }
 
 /// Issues what order `id` waits for (its first certificate or a reissue) now. Returns the new
