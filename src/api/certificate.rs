@@ -380,4 +380,30 @@ impl CertificateSpec {
             .or_else(|| self.email_addresses.as_ref().and_then(|v| v.first().cloned()))
             .or_else(|| self.uris.as_ref().and_then(|v| v.first().cloned()))
     }
+
+    /// A minimal spec for unit tests: these DNS names, Issuer `issuer`, defaults elsewhere.
+    #[cfg(test)]
+    pub(crate) fn for_tests(issuer: &str, dns: &[&str]) -> Self {
+        CertificateSpec {
+            secret_name: "s".into(),
+            issuer_ref: IssuerRef {
+                name: issuer.into(),
+                kind: IssuerKind::Issuer,
+            },
+            common_name: None,
+            dns_names: Some(dns.iter().map(|s| s.to_string()).collect()),
+            ip_addresses: None,
+            email_addresses: None,
+            uris: None,
+            subject: None,
+            duration: None,
+            renew_before: None,
+            renew_before_percentage: None,
+            private_key: PrivateKeySpec::default(),
+            secret_template: None,
+            additional_output_formats: None,
+            seat_id: None,
+            revoke_on_delete: None,
+        }
+    }
 }

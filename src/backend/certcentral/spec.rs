@@ -153,30 +153,10 @@ fn names(spec: &CertificateSpec) -> Result<(String, Vec<String>), ServiceError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{CertCentralValidity, IssuerKind, IssuerRef, PrivateKeySpec, SecretKeySelector};
+    use crate::api::{CertCentralValidity, SecretKeySelector};
 
     fn spec(dns: &[&str]) -> CertificateSpec {
-        CertificateSpec {
-            secret_name: "s".into(),
-            issuer_ref: IssuerRef {
-                name: "cc".into(),
-                kind: IssuerKind::Issuer,
-            },
-            common_name: None,
-            dns_names: Some(dns.iter().map(|s| s.to_string()).collect()),
-            ip_addresses: None,
-            email_addresses: None,
-            uris: None,
-            subject: None,
-            duration: None,
-            renew_before: None,
-            renew_before_percentage: None,
-            private_key: PrivateKeySpec::default(),
-            secret_template: None,
-            additional_output_formats: None,
-            seat_id: None,
-            revoke_on_delete: None,
-        }
+        CertificateSpec::for_tests("cc", dns)
     }
 
     fn issuer() -> CertCentralSpec {
