@@ -67,6 +67,24 @@ pub async fn wait_for_crd(client: &kube::Client, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The kind's resource as discovery serves it. A CRD reads Established a moment before the
+/// discovery documents list its kinds, so a miss is asked again for a few seconds.
+async fn discovered(
+    client: &kube::Client,
+    gvk: &kube::core::GroupVersionKind,
+) -> Result<(kube::core::ApiResource, kube::discovery::ApiCapabilities)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match pinned_kind(client, gvk).await {
+            Ok(found) => return Ok(found),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Creates every object of a multi-document YAML text in `namespace` (for namespaced kinds) and
 /// returns them as the API server stored them. Stops at the first refusal, whose error it returns.
 pub async fn create_yaml_documents(
@@ -83,7 +101,7 @@ pub async fn create_yaml_documents(
         let mut obj: DynamicObject = serde_json::from_value(value).context("not a Kubernetes object")?;
         let types = obj.types.clone().context("object without apiVersion/kind")?;
         let gvk = kube::core::GroupVersionKind::try_from(&types)?;
-        let (resource, caps) = pinned_kind(client, &gvk).await?;
+        let (resource, caps) = discovered(client, &gvk).await?;
         let api: Api<DynamicObject> = match caps.scope {
             kube::discovery::Scope::Namespaced => {
                 obj.metadata.namespace = Some(namespace.to_string());
