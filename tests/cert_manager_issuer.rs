@@ -85,19 +85,7 @@ fn verify_issued(env: &Env, cr: &CertificateRequest, key: &rcgen::KeyPair) -> St
     std::fs::write(dir.join("leaf.pem"), blocks[0]).unwrap();
     std::fs::write(dir.join("intermediates.pem"), blocks[1..].concat()).unwrap();
     std::fs::write(dir.join("root.pem"), env.sim.root_ca_pem()).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| support::openssl(&dir, args);
     let verified = run(&[
         "verify",
         "-CAfile",

@@ -327,19 +327,7 @@ impl Env {
             self.sim.root_ca_pem().trim(),
             "ca.crt is the simulator's root"
         );
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        };
+        let run = |args: &[&str]| openssl(&dir, args);
         let verified = run(&[
             "verify",
             "-CAfile",
@@ -395,4 +383,19 @@ pub fn condition(cert: &Certificate, type_: &str) -> Option<(String, String, Str
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, type_))
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Runs `openssl <args>` in `dir`, asserting it succeeds; its standard output.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
