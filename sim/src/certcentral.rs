@@ -36,17 +36,7 @@ async fn download_ct_cert(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let key = headers
-        .get(DEVKEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if key.is_empty() || !state.options.certcentral_api_keys.iter().any(|k| k == key) {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "access_denied",
-            "a valid X-DC-DEVKEY is required",
-        ));
-    }
+    crate::certcentral_orders::auth::known_key(&state, &headers)?;
     let issuer = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .find(|(name, value)| name == "issuer" && !value.trim().is_empty())
         .map(|(_, value)| value.into_owned());

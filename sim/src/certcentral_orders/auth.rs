@@ -20,8 +20,8 @@ pub fn not_found(what: &'static str, message: impl Into<String>) -> ApiError {
     error(StatusCode::NOT_FOUND, what, message)
 }
 
-/// The caller's key, once it is known and within its rate limits.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+/// The caller's `X-DC-DEVKEY`, if it is one of the configured keys (every Services API call).
+pub fn known_key<'h>(state: &AppState, headers: &'h HeaderMap) -> Result<&'h str, ApiError> {
     let key = headers
         .get(DEVKEY_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -33,6 +33,12 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, Api
             "a valid X-DC-DEVKEY is required",
         ));
     }
+    Ok(key)
+}
+
+/// The caller's key, once it is known and within its rate limits.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let key = known_key(state, headers)?;
     let limits = &state.options.certcentral_rate_limits;
     if !lock(&state.certcentral_orders).rate.admit(key, limits) {
         return Err(error(

@@ -7,7 +7,7 @@
 //! admin issues them or `certcentral_issue_after_polls` order-info polls have passed.
 
 pub mod admin;
-mod auth;
+pub(crate) mod auth;
 mod body;
 mod download;
 mod list;
