@@ -22,13 +22,6 @@ async fn wait_exit(op: &mut testkit::OperatorProcess, timeout: Duration) -> std:
     }
 }
 
-fn spki_sha256_of_secret_key(data: &std::collections::BTreeMap<String, Vec<u8>>) -> String {
-    let pem = String::from_utf8(data["tls.key"].clone()).unwrap();
-    tlm_operator::pki::PrivateKey::from_pem(&pem)
-        .unwrap()
-        .spki_sha256_hex()
-}
-
 #[tokio::test]
 async fn a_crash_at_any_step_loses_no_key_and_orders_once() {
     let env = Env::new("crash").await;
@@ -56,7 +49,7 @@ async fn a_crash_at_any_step_loses_no_key_and_orders_once() {
     let orders = env.sim.counters().orders_by_public_key;
     for point in points {
         let data = env.secret_data(&format!("c-{point}-tls")).await;
-        let key = spki_sha256_of_secret_key(&data);
+        let key = support::spki_of_secret_data(&data);
         assert_eq!(
             orders.get(&key),
             Some(&1),
@@ -109,7 +102,7 @@ async fn kill_9_while_the_order_is_in_flight_orders_once() {
     let mut op = env.start_operator_logging_to("second.log", &[], &[]);
     env.wait_ready("inflight", 1, Duration::from_secs(60)).await;
     let orders = env.sim.counters().orders_by_public_key;
-    let key = spki_sha256_of_secret_key(&env.secret_data("inflight-tls").await);
+    let key = support::spki_of_secret_data(&env.secret_data("inflight-tls").await);
     assert_eq!(orders.get(&key), Some(&1), "{orders:?}");
     assert_eq!(orders.values().sum::<u64>(), 1, "one order in all: {orders:?}");
     op.terminate();

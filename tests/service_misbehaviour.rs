@@ -14,12 +14,6 @@ fn rule(value: serde_json::Value) -> Vec<FaultRule> {
     serde_json::from_value(json!([value])).unwrap()
 }
 
-fn spki_of_secret(data: &std::collections::BTreeMap<String, Vec<u8>>) -> String {
-    tlm_operator::pki::PrivateKey::from_pem(std::str::from_utf8(&data["tls.key"]).unwrap())
-        .unwrap()
-        .spki_sha256_hex()
-}
-
 #[tokio::test]
 async fn an_order_whose_answer_is_lost_is_found_not_repeated() {
     let env = Env::new("lost-answer").await;
@@ -52,7 +46,7 @@ async fn an_order_whose_answer_is_lost_is_found_not_repeated() {
             "{name}: the service acted and the answer was lost: {:?}",
             counters.responses
         );
-        let key = spki_of_secret(&env.secret_data(&format!("{name}-tls")).await);
+        let key = support::spki_of_secret_data(&env.secret_data(&format!("{name}-tls")).await);
         assert_eq!(
             counters.orders_by_public_key.get(&key),
             Some(&1),

@@ -1,23 +1,19 @@
 //! `Certificate`: a key generated in the cluster and a certificate for it issued by TLM, kept in
 //! a `kubernetes.io/tls` Secret and renewed before it expires.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::core::Duration;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::certificate_parts::{OutputFormat, PrivateKeySpec, SecretTemplate, Subject};
+use super::certificate_status::CertificateStatus;
 
 /// DNS name, optionally with a wildcard as the whole leftmost label.
 const DNS_NAME_RE: &str =
     r"^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$";
 /// A Secret name: a DNS-1123 subdomain.
 const SECRET_NAME_RE: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-/// A label or annotation key: optional DNS-subdomain prefix and '/', then a name of 1-63.
-const LABEL_KEY_RE: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
-/// A label value: empty, or 1-63 characters starting and ending alphanumeric.
-const LABEL_VALUE_RE: &str = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
 
 /// Desired state of a Certificate.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -182,191 +178,6 @@ pub enum IssuerKind {
     #[default]
     Issuer,
     ClusterIssuer,
-}
-
-/// Subject fields beyond the common name. Empty lists are omitted.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Subject {
-    /// Organization (O).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(max = 64)))]
-    pub organizations: Vec<String>,
-    /// Organizational unit (OU).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(max = 64)))]
-    pub organizational_units: Vec<String>,
-    /// Country (C), two-letter ISO code.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(min = 2, max = 2)))]
-    pub countries: Vec<String>,
-    /// Locality (L).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(max = 128)))]
-    pub localities: Vec<String>,
-    /// State or province (ST).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(max = 128)))]
-    pub provinces: Vec<String>,
-    /// Street address.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(max = 128)))]
-    pub street_addresses: Vec<String>,
-    /// Postal code.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(max = 40)))]
-    pub postal_codes: Vec<String>,
-    /// Subject serial number attribute.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub serial_number: Option<String>,
-}
-
-/// Private key settings.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.algorithm != 'RSA' || !has(self.size) || self.size in [2048, 3072, 4096]").message("RSA keys must be 2048, 3072 or 4096 bits"))]
-#[x_kube(validation = Rule::new("self.algorithm != 'ECDSA' || !has(self.size) || self.size in [256, 384]").message("ECDSA keys must be 256 (P-256) or 384 (P-384) bits"))]
-#[x_kube(validation = Rule::new("self.algorithm != 'Ed25519' || !has(self.size)").message("Ed25519 keys have a fixed size; remove privateKey.size"))]
-pub struct PrivateKeySpec {
-    /// Key algorithm.
-    #[serde(default)]
-    pub algorithm: KeyAlgorithm,
-    /// Key size in bits: RSA 2048 (default), 3072 or 4096; ECDSA 256 (default) or 384; unset for
-    /// Ed25519.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u32>,
-    /// Encoding of `tls.key`: `PKCS1` (RSA `RSA PRIVATE KEY`, ECDSA SEC1 `EC PRIVATE KEY`) or
-    /// `PKCS8` (`PRIVATE KEY`). Ed25519 keys are always PKCS#8, which has the only standard
-    /// encoding for them.
-    #[serde(default)]
-    pub encoding: KeyEncoding,
-    /// `Always` makes a new key for every issuance; `Never` reuses the key in the Secret.
-    #[serde(default)]
-    pub rotation_policy: RotationPolicy,
-}
-
-/// Private key algorithms.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum KeyAlgorithm {
-    RSA,
-    #[default]
-    ECDSA,
-    Ed25519,
-}
-
-/// Encodings of `tls.key`.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum KeyEncoding {
-    #[default]
-    PKCS1,
-    PKCS8,
-}
-
-/// Whether a re-issuance generates a new private key.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum RotationPolicy {
-    #[default]
-    Always,
-    Never,
-}
-
-/// Extra encodings of the key and chain written to the Secret.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OutputFormat {
-    CombinedPEM,
-    DER,
-    PKCS7,
-}
-
-/// Labels and annotations for the Secret.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretTemplate {
-    /// Labels added to the Secret. Keys under `tlm.certops.dev/` are reserved for the operator.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('tlm.certops.dev/'))").message("secretTemplate.labels may not use the tlm.certops.dev/ prefix; the operator owns those keys"))]
-    #[x_kube(validation = Rule::new(format!("self.all(k, k.matches(r'{LABEL_KEY_RE}'))")).message("secretTemplate.labels keys must be label keys: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))]
-    #[x_kube(validation = Rule::new(format!("self.all(k, self[k].matches(r'{LABEL_VALUE_RE}'))")).message("secretTemplate.labels values must be empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))]
-    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}))]
-    pub labels: BTreeMap<String, String>,
-    /// Annotations added to the Secret. Keys under `tlm.certops.dev/` are reserved for the
-    /// operator.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('tlm.certops.dev/'))").message("secretTemplate.annotations may not use the tlm.certops.dev/ prefix; the operator owns those keys"))]
-    #[x_kube(validation = Rule::new(format!("self.all(k, k.matches(r'{LABEL_KEY_RE}'))")).message("secretTemplate.annotations keys must be annotation keys: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))]
-    #[schemars(extend("maxProperties" = 64))]
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// Observed state of a Certificate.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateStatus {
-    /// `Ready` (the Secret holds a valid certificate for the current spec) and `Issuing` (an
-    /// issuance is in progress), each with a reason.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
-    /// Serial number (hex) of the certificate in the Secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial_number: Option<String>,
-    /// SHA-256 thumbprint (hex) of the certificate in the Secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thumbprint: Option<String>,
-    /// SHA-256 (hex) of the certificate's public key (SubjectPublicKeyInfo), as Certificate
-    /// Transparency monitors report it: the operator's own record of the keys it generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_key_sha256: Option<String>,
-    /// Start of the certificate's validity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_before: Option<Time>,
-    /// End of the certificate's validity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_after: Option<Time>,
-    /// When the operator will renew the certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renewal_time: Option<Time>,
-    /// Number of certificates issued for this Certificate so far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<i64>,
-    /// The Secret holding the private key of the issuance in progress. Recorded before the key
-    /// is used, so a restart never loses or replaces it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_private_key_secret_name: Option<String>,
-    /// The TLM request of the issuance in progress.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_request: Option<PendingRequest>,
-    /// When the last issuance attempt failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_failure_time: Option<Time>,
-    /// Consecutive failed issuance attempts; reset by success or a spec change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_issuance_attempts: Option<i32>,
-    /// The `metadata.generation` the status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-}
-
-/// A request submitted to TLM and not yet finished.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingRequest {
-    /// Serial number TLM returned for the request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial_number: Option<String>,
-    /// Pickup request ID, for profiles that issue asynchronously through a pickup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pickup_request_id: Option<String>,
-    /// SHA-256 (hex) of the public key the request was made for.
-    pub public_key_sha256: String,
-    /// The Certificate generation the request was made for.
-    pub generation: i64,
-    /// When the request was submitted.
-    pub submitted_at: Time,
-    /// Status polls made so far (drives the poll backoff).
-    #[serde(default)]
-    pub polls: u32,
 }
 
 impl CertificateSpec {

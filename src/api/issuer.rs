@@ -1,6 +1,12 @@
 //! `Issuer` (namespaced) and `ClusterIssuer` (cluster-wide): where and how certificates are
-//! obtained: from DigiCert Trust Lifecycle Manager (`spec.tlm`) or DigiCert CertCentral
-//! (`spec.certCentral`), exactly one per issuer.
+//! obtained: from DigiCert Trust Lifecycle Manager (`spec.tlm`), DigiCert CertCentral
+//! (`spec.certCentral`) or Qualys CertView (`spec.qualysCertView`), exactly one per issuer.
+
+mod certcentral;
+mod qualys;
+
+pub use certcentral::*;
+pub use qualys::*;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -51,95 +57,24 @@ pub struct TlmIssuerConfig {
     pub validity: Option<Validity>,
 }
 
-fn default_certcentral_url() -> String {
-    "https://www.digicert.com".into()
-}
-
-/// Connection to DigiCert CertCentral (Services API v2) and what to order there.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct CertCentralIssuerConfig {
-    /// Base URL of CertCentral, default `https://www.digicert.com` (the operator appends
-    /// `/services/v2/...`); EU and other bases are allowed. Must be https; plain http is
-    /// accepted only for loopback addresses, so the local simulator can be used.
-    #[serde(default = "default_certcentral_url")]
-    #[schemars(length(min = 1, max = 2048))]
-    #[x_kube(validation = Rule::new("isURL(self) && url(self).getScheme() in ['https', 'http']").message("url must be an absolute https URL such as https://www.digicert.com"))]
-    #[x_kube(validation = Rule::new("!isURL(self) || url(self).getScheme() == 'https' || url(self).getHostname() in ['127.0.0.1', 'localhost', '::1']").message("url must use https; plain http is only allowed for loopback addresses (127.0.0.1, ::1, localhost), e.g. for tlm-sim"))]
-    pub url: String,
-
-    /// The Secret key holding the CertCentral API key (sent as `X-DC-DEVKEY`). For a
-    /// ClusterIssuer the Secret must live in the operator's ClusterIssuer namespace.
-    pub api_key_secret_ref: SecretKeySelector,
-
-    /// The product ordered, e.g. `ssl_basic`, `ssl_plus`, `ssl_securesite_flex`, `ssl_ev_basic`,
-    /// `ssl_dv_geotrust` or a private TLS product.
-    #[schemars(length(min = 1, max = 128))]
-    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_.-]+$')").message("productNameId must be a CertCentral product name id such as ssl_plus"))]
-    pub product_name_id: String,
-
-    /// The CertCentral organization the certificates are for (required by OV and EV products;
-    /// DV products take none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub organization_id: Option<u64>,
-
-    /// The container (division) orders are placed in; the API key's own by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub container_id: Option<u64>,
-
-    /// The order's validity (`order_validity`), default one year. A Certificate's `duration`
-    /// sets the validity of the certificate itself (`cert_validity.days`), which CertCentral
-    /// caps at 397 days.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<CertCentralValidity>,
-
-    /// Ask CertCentral to skip the account's approval step for orders, reissues and
-    /// revocations (`skip_approval`; the API key needs the rights to). Without it every order
-    /// waits for an approver in CertCentral.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip_approval: Option<bool>,
-
-    /// Names this cluster in the note attached to every order (the audit trail:
-    /// `tlm-operator: cluster=<clusterName> namespace=... certificate=... uid=...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
-    #[x_kube(validation = Rule::new("!self.contains(' ')").message("clusterName must not contain spaces"))]
-    pub cluster_name: Option<String>,
-
-    /// PEM bundle of CA certificates trusted for TLS to `url`, in addition to nothing else: when
-    /// set, only these roots are trusted. Verification is never disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.contains('-----BEGIN CERTIFICATE-----')").message("caBundle must contain at least one PEM certificate"))]
-    #[schemars(length(max = 262144))]
-    pub ca_bundle: Option<String>,
-}
-
-/// A CertCentral order validity: exactly one of `days` or `years`.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[x_kube(validation = Rule::new("has(self.days) != has(self.years)").message("validity needs exactly one of days or years"))]
-pub struct CertCentralValidity {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1095))]
-    pub days: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3))]
-    pub years: Option<u32>,
-}
-
-/// The backend an issuer names: exactly one of its `tlm` and `certCentral`.
+/// The backend an issuer names: exactly one of its `tlm`, `certCentral` and `qualysCertView`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IssuerBackendConfig {
     Tlm(TlmIssuerConfig),
     CertCentral(CertCentralIssuerConfig),
+    QualysCertView(QualysCertViewIssuerConfig),
 }
 
 impl IssuerBackendConfig {
-    fn of(tlm: &Option<TlmIssuerConfig>, cert_central: &Option<CertCentralIssuerConfig>) -> Option<Self> {
-        match (tlm, cert_central) {
-            (Some(tlm), None) => Some(Self::Tlm(tlm.clone())),
-            (None, Some(cc)) => Some(Self::CertCentral(cc.clone())),
+    fn of(
+        tlm: &Option<TlmIssuerConfig>,
+        cert_central: &Option<CertCentralIssuerConfig>,
+        qualys: &Option<QualysCertViewIssuerConfig>,
+    ) -> Option<Self> {
+        match (tlm, cert_central, qualys) {
+            (Some(tlm), None, None) => Some(Self::Tlm(tlm.clone())),
+            (None, Some(cc), None) => Some(Self::CertCentral(cc.clone())),
+            (None, None, Some(q)) => Some(Self::QualysCertView(q.clone())),
             _ => None,
         }
     }
@@ -174,7 +109,7 @@ pub enum ValidityUnit {
     status = "IssuerStatus",
     shortname = "tlmissuer",
     category = "tlm",
-    doc = "An Issuer obtains certificates for Certificates in its own namespace from one DigiCert Trust Lifecycle Manager profile or DigiCert CertCentral product.",
+    doc = "An Issuer obtains certificates for Certificates in its own namespace from one DigiCert Trust Lifecycle Manager profile, DigiCert CertCentral product or Qualys CertView enrollment.",
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -187,6 +122,12 @@ pub enum ValidityUnit {
         json_path = ".spec.certCentral.productNameId"
     ),
     printcolumn(
+        name = "Qualys Product",
+        type_ = "string",
+        json_path = ".spec.qualysCertView.productNameId",
+        priority = 1
+    ),
+    printcolumn(
         name = "Status",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].message",
@@ -195,7 +136,8 @@ pub enum ValidityUnit {
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.tlm), has(self.certCentral)].exists_one(x, x)").message("exactly one backend per issuer: set either spec.tlm or spec.certCentral, not both and not neither"))]
+#[x_kube(validation = Rule::new("[has(self.tlm), has(self.certCentral), has(self.qualysCertView)].exists_one(x, x)").message("exactly one backend per issuer: set one of spec.tlm, spec.certCentral and spec.qualysCertView"))]
+#[x_kube(validation = Rule::new("!has(self.qualysCertView) || !has(self.revokeOnDelete) || !self.revokeOnDelete").message("revokeOnDelete is not available with spec.qualysCertView: Qualys CertView offers no revocation API (revoke in DigiCert CertCentral)"))]
 pub struct IssuerSpec {
     /// DigiCert Trust Lifecycle Manager connection and profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +145,9 @@ pub struct IssuerSpec {
     /// DigiCert CertCentral connection and product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_central: Option<CertCentralIssuerConfig>,
+    /// Qualys CertView connection and the DigiCert order placed through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualys_cert_view: Option<QualysCertViewIssuerConfig>,
     /// Revoke a Certificate's current certificate in the backend (reason
     /// `cessation_of_operation`) when the Certificate is deleted. A Certificate's own
     /// `revokeOnDelete` overrides this.
@@ -219,7 +164,7 @@ pub struct IssuerSpec {
     status = "IssuerStatus",
     shortname = "tlmclusterissuer",
     category = "tlm",
-    doc = "A ClusterIssuer obtains certificates for Certificates in any namespace from one DigiCert Trust Lifecycle Manager profile or DigiCert CertCentral product. Its API key Secret lives in the operator's ClusterIssuer namespace.",
+    doc = "A ClusterIssuer obtains certificates for Certificates in any namespace from one DigiCert Trust Lifecycle Manager profile, DigiCert CertCentral product or Qualys CertView enrollment. Its API key Secret lives in the operator's ClusterIssuer namespace.",
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -232,6 +177,12 @@ pub struct IssuerSpec {
         json_path = ".spec.certCentral.productNameId"
     ),
     printcolumn(
+        name = "Qualys Product",
+        type_ = "string",
+        json_path = ".spec.qualysCertView.productNameId",
+        priority = 1
+    ),
+    printcolumn(
         name = "Status",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].message",
@@ -240,7 +191,8 @@ pub struct IssuerSpec {
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.tlm), has(self.certCentral)].exists_one(x, x)").message("exactly one backend per issuer: set either spec.tlm or spec.certCentral, not both and not neither"))]
+#[x_kube(validation = Rule::new("[has(self.tlm), has(self.certCentral), has(self.qualysCertView)].exists_one(x, x)").message("exactly one backend per issuer: set one of spec.tlm, spec.certCentral and spec.qualysCertView"))]
+#[x_kube(validation = Rule::new("!has(self.qualysCertView) || !has(self.revokeOnDelete) || !self.revokeOnDelete").message("revokeOnDelete is not available with spec.qualysCertView: Qualys CertView offers no revocation API (revoke in DigiCert CertCentral)"))]
 pub struct ClusterIssuerSpec {
     /// DigiCert Trust Lifecycle Manager connection and profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,6 +200,9 @@ pub struct ClusterIssuerSpec {
     /// DigiCert CertCentral connection and product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_central: Option<CertCentralIssuerConfig>,
+    /// Qualys CertView connection and the DigiCert order placed through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualys_cert_view: Option<QualysCertViewIssuerConfig>,
     /// Revoke a Certificate's current certificate in the backend (reason
     /// `cessation_of_operation`) when the Certificate is deleted. A Certificate's own
     /// `revokeOnDelete` overrides this.
@@ -270,6 +225,9 @@ pub struct IssuerStatus {
     /// What the last successful health check of a CertCentral issuer saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_central: Option<CertCentralSummary>,
+    /// What the last successful health check of a Qualys CertView issuer saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualys_cert_view: Option<QualysSummary>,
     /// The `metadata.generation` the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -309,22 +267,6 @@ pub struct ProfileSummary {
     pub validity: Option<String>,
 }
 
-/// A short summary of a CertCentral issuer's last health check.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct CertCentralSummary {
-    /// The product ordered.
-    pub product_name_id: String,
-    /// The organization ordered for, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<u64>,
-    /// Whether orders ask to skip CertCentral's approval step.
-    pub skip_approval: bool,
-    /// How many orders the API key can see (`page.total` of a one-order list), if answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visible_orders: Option<u64>,
-}
-
 /// The parts of Issuer and ClusterIssuer that the controllers use, whichever kind it is.
 pub trait IssuerLike {
     fn tlm(&self) -> Option<&TlmIssuerConfig>;
@@ -339,7 +281,11 @@ impl IssuerLike for Issuer {
         self.spec.tlm.as_ref()
     }
     fn backend_config(&self) -> Option<IssuerBackendConfig> {
-        IssuerBackendConfig::of(&self.spec.tlm, &self.spec.cert_central)
+        IssuerBackendConfig::of(
+            &self.spec.tlm,
+            &self.spec.cert_central,
+            &self.spec.qualys_cert_view,
+        )
     }
     fn revoke_on_delete(&self) -> Option<bool> {
         self.spec.revoke_on_delete
@@ -354,7 +300,11 @@ impl IssuerLike for ClusterIssuer {
         self.spec.tlm.as_ref()
     }
     fn backend_config(&self) -> Option<IssuerBackendConfig> {
-        IssuerBackendConfig::of(&self.spec.tlm, &self.spec.cert_central)
+        IssuerBackendConfig::of(
+            &self.spec.tlm,
+            &self.spec.cert_central,
+            &self.spec.qualys_cert_view,
+        )
     }
     fn revoke_on_delete(&self) -> Option<bool> {
         self.spec.revoke_on_delete

@@ -6,12 +6,16 @@
 #![allow(clippy::duplicated_attributes)]
 
 mod certificate;
+mod certificate_parts;
+mod certificate_status;
 pub mod conditions;
 mod ctwatch;
 mod issuer;
 mod references;
 
 pub use certificate::*;
+pub use certificate_parts::*;
+pub use certificate_status::*;
 pub use conditions::{Condition, ConditionValue, ISSUING, READY};
 pub use ctwatch::*;
 pub use issuer::*;

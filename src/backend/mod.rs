@@ -9,7 +9,10 @@
 
 pub mod certcentral;
 pub mod chain_roots;
+mod credentials;
+mod dns_order;
 mod outcome;
+pub mod qualys;
 pub mod registry;
 pub mod tlm;
 
@@ -26,6 +29,7 @@ use crate::clients::fair_turns::Tenant;
 use crate::pki::CertDer;
 use certcentral::{CertCentralBackend, CertCentralSpec};
 use chain_roots::ChainRoots;
+use qualys::{QualysBackend, QualysSpec};
 use registry::{ClientRegistry, CredentialError, IssuerKey};
 use tlm::{TlmBackend, TlmSpec};
 
@@ -35,6 +39,7 @@ use tlm::{TlmBackend, TlmSpec};
 pub enum BackendSpec {
     Tlm(TlmSpec),
     CertCentral(CertCentralSpec),
+    Qualys(QualysSpec),
 }
 
 impl BackendSpec {
@@ -43,6 +48,7 @@ impl BackendSpec {
         match self {
             BackendSpec::Tlm(_) => "TLM",
             BackendSpec::CertCentral(_) => "CertCentral",
+            BackendSpec::Qualys(_) => "Qualys",
         }
     }
 
@@ -51,6 +57,7 @@ impl BackendSpec {
         match self {
             BackendSpec::Tlm(spec) => spec.ordered_from(),
             BackendSpec::CertCentral(spec) => spec.ordered_from(),
+            BackendSpec::Qualys(spec) => spec.ordered_from(),
         }
     }
 
@@ -59,6 +66,7 @@ impl BackendSpec {
         match self {
             BackendSpec::Tlm(spec) => spec.access_denied(e),
             BackendSpec::CertCentral(spec) => spec.access_denied(e),
+            BackendSpec::Qualys(spec) => spec.access_denied(e),
         }
     }
 
@@ -67,6 +75,7 @@ impl BackendSpec {
         match self {
             BackendSpec::Tlm(tlm) => tlm.validity_note(spec),
             BackendSpec::CertCentral(cc) => cc.validity_note(spec),
+            BackendSpec::Qualys(q) => q.validity_note(spec),
         }
     }
 }
@@ -75,6 +84,7 @@ impl BackendSpec {
 pub enum Backend {
     Tlm(TlmBackend),
     CertCentral(CertCentralBackend),
+    Qualys(QualysBackend),
 }
 
 impl Backend {
@@ -82,6 +92,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => BackendSpec::Tlm(b.spec().clone()),
             Backend::CertCentral(b) => BackendSpec::CertCentral(b.spec().clone()),
+            Backend::Qualys(b) => BackendSpec::Qualys(b.spec().clone()),
         }
     }
 
@@ -89,6 +100,7 @@ impl Backend {
         match self {
             Backend::Tlm(_) => "TLM",
             Backend::CertCentral(_) => "CertCentral",
+            Backend::Qualys(_) => "Qualys",
         }
     }
 
@@ -98,6 +110,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.order(input).await,
             Backend::CertCentral(b) => b.order(input).await,
+            Backend::Qualys(b) => b.order(input).await,
         }
     }
 
@@ -106,6 +119,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.poll_order(request_id).await,
             Backend::CertCentral(b) => b.poll_order(request_id).await,
+            Backend::Qualys(b) => b.poll_order(request_id).await,
         }
     }
 
@@ -114,6 +128,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.certificate(serial).await,
             Backend::CertCentral(b) => b.certificate(serial).await,
+            Backend::Qualys(b) => b.certificate(serial).await,
         }
     }
 
@@ -127,6 +142,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.complete_chain(serial, delivered, leaf_spki).await,
             Backend::CertCentral(b) => b.complete_chain(serial, delivered, leaf_spki).await,
+            Backend::Qualys(b) => b.complete_chain(serial, delivered, leaf_spki).await,
         }
     }
 
@@ -135,7 +151,14 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.fetch_chain(serial).await,
             Backend::CertCentral(b) => b.fetch_chain(serial).await,
+            Backend::Qualys(b) => b.fetch_chain(serial).await,
         }
+    }
+
+    /// Whether the service can be asked about a certificate by its serial (periodic status
+    /// checks, revocation). Qualys CertView cannot.
+    pub fn looks_up_serials(&self) -> bool {
+        !matches!(self, Backend::Qualys(_))
     }
 
     /// A verified chain reached the Secret (a backend may remember its roots).
@@ -143,6 +166,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.chain_delivered(chain),
             Backend::CertCentral(b) => b.chain_delivered(chain),
+            Backend::Qualys(b) => b.chain_delivered(chain),
         }
     }
 
@@ -151,6 +175,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.find_order(search).await,
             Backend::CertCentral(b) => b.find_order(search).await,
+            Backend::Qualys(b) => b.find_order(search).await,
         }
     }
 
@@ -159,6 +184,7 @@ impl Backend {
         match self {
             Backend::Tlm(b) => b.revoke(serial, thumbprint_sha256).await,
             Backend::CertCentral(b) => b.revoke(serial, thumbprint_sha256).await,
+            Backend::Qualys(b) => b.revoke(serial, thumbprint_sha256).await,
         }
     }
 }
@@ -184,6 +210,13 @@ impl ClientRegistry {
                     .await?
                     .for_tenant(tenant);
                 Ok(Backend::CertCentral(CertCentralBackend::new(client, spec)))
+            }
+            BackendSpec::Qualys(spec) => {
+                let client = self
+                    .qualys_client(kube, key, &spec.config)
+                    .await?
+                    .for_tenant(tenant);
+                Ok(Backend::Qualys(QualysBackend::new(client, spec)))
             }
         }
     }

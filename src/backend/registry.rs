@@ -4,22 +4,24 @@
 //! Issuer controller (health checks), the Certificate lifecycle and the cert-manager issuer.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 use secrecy::SecretString;
 
-use crate::api::{CertCentralIssuerConfig, IssuerKind, SecretKeySelector, TlmIssuerConfig};
+use crate::api::{CertCentralIssuerConfig, IssuerKind, QualysCertViewIssuerConfig, TlmIssuerConfig};
 use crate::clients::certcentral_orders::{CertCentralOrdersClient, CertCentralOrdersConfig};
 use crate::clients::http::HttpSettings;
+use crate::clients::qualys::{QualysClient, QualysClientConfig};
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
 use crate::clients::tlm::{TlmClient, TlmClientConfig};
 use crate::metrics::Metrics;
 use crate::pki::sha256_hex;
+
+pub use super::credentials::CredentialError;
+use super::credentials::read_secret_keys;
 
 /// How long a client is trusted without re-reading its API key Secret.
 const SECRET_RECHECK: Duration = Duration::from_secs(10);
@@ -40,38 +42,6 @@ impl std::fmt::Display for IssuerKey {
     }
 }
 
-/// Why no client could be had. Messages name the Secret and key, never their contents.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum CredentialError {
-    #[error("Secret {namespace}/{name} not found")]
-    SecretNotFound { namespace: String, name: String },
-    #[error("Secret {namespace}/{name} has no key {key:?}")]
-    KeyNotFound {
-        namespace: String,
-        name: String,
-        key: String,
-    },
-    #[error("cannot read Secret {namespace}/{name}: {reason}")]
-    Unreadable {
-        namespace: String,
-        name: String,
-        reason: String,
-    },
-    #[error("{0}")]
-    Client(String),
-}
-
-impl CredentialError {
-    pub fn reason(&self) -> &'static str {
-        match self {
-            CredentialError::SecretNotFound { .. } => "SecretNotFound",
-            CredentialError::KeyNotFound { .. } => "SecretKeyNotFound",
-            CredentialError::Unreadable { .. } => "SecretUnreadable",
-            CredentialError::Client(_) => "InvalidConfiguration",
-        }
-    }
-}
-
 pub struct Refreshed<C = TlmClient> {
     pub client: C,
     pub fingerprint: String,
@@ -82,6 +52,7 @@ pub struct Refreshed<C = TlmClient> {
 enum AnyClient {
     Tlm(TlmClient),
     CertCentral(CertCentralOrdersClient),
+    Qualys(QualysClient),
 }
 
 struct Entry {
@@ -161,17 +132,18 @@ impl ClientRegistry {
             .refresh_any(
                 kube,
                 key,
-                &config.api_key_secret_ref,
+                &config.api_key_secret_ref.name,
+                &[&config.api_key_secret_ref.key],
                 &[
                     "certcentral",
                     &config.url,
                     config.ca_bundle.as_deref().unwrap_or(""),
                 ],
-                |api_key| {
+                |mut values| {
                     CertCentralOrdersClient::with_observer(
                         CertCentralOrdersConfig {
                             base_url: config.url.clone(),
-                            api_key: SecretString::from(api_key),
+                            api_key: SecretString::from(values.remove(0)),
                             http: HttpSettings {
                                 ca_bundle: config.ca_bundle.clone(),
                                 ..self.config.http.clone()
@@ -192,7 +164,77 @@ impl ClientRegistry {
                 client,
                 fingerprint: refreshed.fingerprint,
             }),
-            AnyClient::Tlm(_) => Err(CredentialError::Client("issuer changed backend".into())),
+            _ => Err(CredentialError::Client("issuer changed backend".into())),
+        }
+    }
+
+    /// The Qualys CertView client of an issuer: one per issuer for the process (its token, its
+    /// hourly budget and its 2-in-flight cap shared by every Certificate), rebuilt like
+    /// [`Self::client`] when the URL, CA bundle, budget or credentials change.
+    pub async fn qualys_client(
+        &self,
+        kube: &kube::Client,
+        key: &IssuerKey,
+        config: &QualysCertViewIssuerConfig,
+    ) -> Result<QualysClient, CredentialError> {
+        if let Some(entry) = self.entries.lock().expect("registry lock").get(key)
+            && entry.checked.elapsed() < SECRET_RECHECK
+            && let AnyClient::Qualys(client) = &entry.client
+        {
+            return Ok(client.clone());
+        }
+        Ok(self.refresh_qualys(kube, key, config).await?.client)
+    }
+
+    /// [`Self::refresh`] for a Qualys CertView issuer.
+    pub async fn refresh_qualys(
+        &self,
+        kube: &kube::Client,
+        key: &IssuerKey,
+        config: &QualysCertViewIssuerConfig,
+    ) -> Result<Refreshed<QualysClient>, CredentialError> {
+        let credentials = &config.credentials_secret_ref;
+        let budget = config.requests_per_hour.unwrap_or(0).to_string();
+        let refreshed = self
+            .refresh_any(
+                kube,
+                key,
+                &credentials.name,
+                &[&credentials.username_key, &credentials.password_key],
+                &[
+                    "qualys",
+                    &config.url,
+                    config.ca_bundle.as_deref().unwrap_or(""),
+                    &budget,
+                ],
+                |mut values| {
+                    let password = SecretString::from(values.pop().unwrap_or_default());
+                    let username = values.pop().unwrap_or_default();
+                    QualysClient::with_observer(
+                        QualysClientConfig {
+                            gateway_url: config.url.clone(),
+                            username,
+                            password,
+                            http: HttpSettings {
+                                ca_bundle: config.ca_bundle.clone(),
+                                ..self.config.http.clone()
+                            },
+                            throttle: qualys_throttle(config.requests_per_hour),
+                            retry: self.config.retry,
+                        },
+                        self.metrics.clone(),
+                    )
+                    .map(AnyClient::Qualys)
+                    .map_err(|e| CredentialError::Client(e.to_string()))
+                },
+            )
+            .await?;
+        match refreshed.client {
+            AnyClient::Qualys(client) => Ok(Refreshed {
+                client,
+                fingerprint: refreshed.fingerprint,
+            }),
+            _ => Err(CredentialError::Client("issuer changed backend".into())),
         }
     }
 
@@ -208,13 +250,14 @@ impl ClientRegistry {
             .refresh_any(
                 kube,
                 key,
-                &tlm.api_key_secret_ref,
+                &tlm.api_key_secret_ref.name,
+                &[&tlm.api_key_secret_ref.key],
                 &[&tlm.url, tlm.ca_bundle.as_deref().unwrap_or("")],
-                |api_key| {
+                |mut values| {
                     TlmClient::with_observer(
                         TlmClientConfig {
                             base_url: tlm.url.clone(),
-                            api_key: SecretString::from(api_key),
+                            api_key: SecretString::from(values.remove(0)),
                             http: HttpSettings {
                                 ca_bundle: tlm.ca_bundle.clone(),
                                 ..self.config.http.clone()
@@ -234,26 +277,28 @@ impl ClientRegistry {
                 client,
                 fingerprint: refreshed.fingerprint,
             }),
-            AnyClient::CertCentral(_) => Err(CredentialError::Client("issuer changed backend".into())),
+            _ => Err(CredentialError::Client("issuer changed backend".into())),
         }
     }
 
-    /// Reads the API key and reuses the issuer's client when nothing that shapes it changed
-    /// (`shape`: the settings besides the key), else builds one with `build`.
+    /// Reads the credentials (`keys` of Secret `secret`) and reuses the issuer's client when
+    /// nothing that shapes it changed (`shape`: the settings besides the credentials), else
+    /// builds one with `build`, which gets the values in the order of `keys`.
     async fn refresh_any(
         &self,
         kube: &kube::Client,
         key: &IssuerKey,
-        secret: &SecretKeySelector,
+        secret: &str,
+        keys: &[&str],
         shape: &[&str],
-        build: impl FnOnce(String) -> Result<AnyClient, CredentialError>,
+        build: impl FnOnce(Vec<String>) -> Result<AnyClient, CredentialError>,
     ) -> Result<Refreshed<AnyClient>, CredentialError> {
         let namespace = match key.kind {
             IssuerKind::Issuer => key.namespace.clone().unwrap_or_default(),
             IssuerKind::ClusterIssuer => self.config.cluster_issuer_namespace.clone(),
         };
-        let api_key = read_secret_key(kube, &namespace, &secret.name, &secret.key).await?;
-        let fingerprint = sha256_hex(format!("{}\n{}", shape.join("\n"), api_key).as_bytes());
+        let values = read_secret_keys(kube, &namespace, secret, keys).await?;
+        let fingerprint = sha256_hex(format!("{}\n{}", shape.join("\n"), values.join("\n")).as_bytes());
         let mut entries = self.entries.lock().expect("registry lock");
         if let Some(entry) = entries.get_mut(key)
             && entry.fingerprint == fingerprint
@@ -264,7 +309,7 @@ impl ClientRegistry {
                 fingerprint,
             });
         }
-        let client = build(api_key)?;
+        let client = build(values)?;
         entries.insert(
             key.clone(),
             Entry {
@@ -282,45 +327,13 @@ impl ClientRegistry {
     }
 }
 
-async fn read_secret_key(
-    kube: &kube::Client,
-    namespace: &str,
-    name: &str,
-    key: &str,
-) -> Result<String, CredentialError> {
-    let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
-    let secret = match api.get_opt(name).await {
-        Ok(Some(secret)) => secret,
-        Ok(None) => {
-            return Err(CredentialError::SecretNotFound {
-                namespace: namespace.into(),
-                name: name.into(),
-            });
-        }
-        Err(e) => {
-            return Err(CredentialError::Unreadable {
-                namespace: namespace.into(),
-                name: name.into(),
-                reason: e.to_string(),
-            });
-        }
-    };
-    let value = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|ByteString(b)| String::from_utf8_lossy(b).trim().to_string())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(|v| v.trim().to_string())
-        })
-        .filter(|v| !v.is_empty());
-    value.ok_or_else(|| CredentialError::KeyNotFound {
-        namespace: namespace.into(),
-        name: name.into(),
-        key: key.into(),
+/// An Issuer's `requestsPerHour` as a throttle (None: Qualys' documented default budget).
+fn qualys_throttle(requests_per_hour: Option<u32>) -> Option<ThrottleSettings> {
+    let per_second = NonZeroU32::new(requests_per_hour? / 3600)?;
+    Some(ThrottleSettings {
+        requests_per_second: per_second,
+        start_per_second: None,
+        burst: per_second.max(NonZeroU32::new(20).expect("non-zero")),
+        max_concurrency: 2,
     })
 }

@@ -182,6 +182,17 @@ pub fn issuer_of(cert: &Certificate, ctx: &Context) -> Result<IssuerRefd, Issuer
                 profile_validity: None,
             })
         }
+        // Qualys requests wait for a Qualys approver, and cannot be found again by key: the
+        // in-flight record goes to status before each submit. A renewal is a new request.
+        Some(c) if c.status == "True" && matches!(backend, IssuerBackendConfig::QualysCertView(_)) => {
+            IssuerView::Ready(ReadyIssuer {
+                renewal_period_days: None,
+                revoke_on_delete: false,
+                may_need_approval: true,
+                validity_override: true,
+                profile_validity: None,
+            })
+        }
         Some(c) if c.status == "True" => {
             let profile = status.profile.as_ref();
             IssuerView::Ready(ReadyIssuer {

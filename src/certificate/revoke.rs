@@ -30,6 +30,10 @@ pub async fn revoke_current(
     };
     let backend = super::steps::backend_of(ctx, issuer).await?;
     let service = backend.service();
+    if !backend.looks_up_serials() {
+        note(ctx, cert, true, "RevocationUnsupported", format!("Certificate {serial} was not revoked: {service} offers no revocation; revoke it where the certificate was ordered")).await;
+        return Ok(());
+    }
     let Some(our_key) = key_in_secret(ctx, cert).await? else {
         note(ctx, cert, true, "RevocationSkipped", format!("Certificate {serial} was not revoked: the Secret holding this Certificate's key is gone, so nothing proves the certificate is this Certificate's")).await;
         return Ok(());

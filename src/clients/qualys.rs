@@ -143,6 +143,12 @@ impl QualysClient {
         self.service.throttle().held_for()
     }
 
+    /// Fetches a token now (the issuer health check): proves the user name and password work.
+    pub async fn authenticate(&self) -> Result<(), ServiceError> {
+        self.token.lock().await.take();
+        self.token().await.map(|_| ())
+    }
+
     /// `POST .../enrollment/digicert/orders` with our CSR (`autoGenerateCSR` is always false).
     /// Not repeated after an ambiguous failure: Qualys may have placed the request, and only the
     /// UUID it answers with finds it again (there is no search by name, see the wire doc).

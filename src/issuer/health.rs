@@ -1,6 +1,8 @@
 //! The verdict of an issuer health check, as a pure function of what TLM answered.
 
-use crate::api::{CertCentralIssuerConfig, CertCentralSummary, ProfileSummary};
+use crate::api::{
+    CertCentralIssuerConfig, CertCentralSummary, ProfileSummary, QualysCertViewIssuerConfig, QualysSummary,
+};
 use crate::clients::certcentral_order_types::OrderPage;
 use crate::clients::error::{ErrorClass, ServiceError};
 use crate::clients::tlm_types::Profile;
@@ -13,6 +15,7 @@ pub struct Health {
     pub message: String,
     pub profile: Option<ProfileSummary>,
     pub cert_central: Option<CertCentralSummary>,
+    pub qualys: Option<QualysSummary>,
 }
 
 impl Health {
@@ -23,6 +26,7 @@ impl Health {
             message: message.into(),
             profile: None,
             cert_central: None,
+            qualys: None,
         }
     }
 }
@@ -68,6 +72,42 @@ pub fn judge_certcentral(config: &CertCentralIssuerConfig, read: Result<OrderPag
         ),
         profile: None,
         cert_central: Some(summary),
+        qualys: None,
+    }
+}
+
+/// Judges a Qualys CertView issuer by fetching a token (`POST /auth`): the user name and
+/// password work. Whether the user may enroll for the organization and product is only known
+/// when a request is placed (no public read shows it).
+pub fn judge_qualys(config: &QualysCertViewIssuerConfig, auth: Result<(), ServiceError>) -> Health {
+    if let Err(e) = auth {
+        let (reason, hint) = match e.class() {
+            ErrorClass::Auth => (
+                "Unauthorized",
+                " (check the user name and password in the credentials Secret)",
+            ),
+            ErrorClass::Transient => ("Unreachable", " (will retry)"),
+            ErrorClass::Config => ("InvalidConfiguration", ""),
+            _ => ("QualysError", ""),
+        };
+        return Health::not_ready(reason, format!("{e}{hint}"));
+    }
+    Health {
+        ready: true,
+        reason: "Verified",
+        message: format!(
+            "the Qualys credentials are accepted; requests order DigiCert product {} for organization {} and wait for approval by {}",
+            config.product_name_id,
+            config.organization_id,
+            config.approver_user_names.join(", ")
+        ),
+        profile: None,
+        cert_central: None,
+        qualys: Some(QualysSummary {
+            product_name_id: config.product_name_id.clone(),
+            organization_id: config.organization_id,
+            approver_user_names: config.approver_user_names.clone(),
+        }),
     }
 }
 
@@ -154,6 +194,7 @@ pub fn judge(profile_id: &str, read: Result<Profile, ServiceError>) -> Health {
         message: format!("profile {name} is active and accepts REST API enrollment"),
         profile: Some(summary),
         cert_central: None,
+        qualys: None,
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::checks::LastCheck;
-use super::health::{Health, judge, judge_certcentral};
+use super::health::{Health, judge, judge_certcentral, judge_qualys};
 use crate::api::conditions::{self, ConditionValue};
 use crate::api::{ClusterIssuer, Issuer, IssuerBackendConfig, IssuerKind, IssuerLike, IssuerStatus, READY};
 use crate::backend::registry::IssuerKey;
@@ -83,7 +83,7 @@ async fn check<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<A
     let health = match issuer.backend_config() {
         None => Health::not_ready(
             "InvalidConfiguration",
-            "set exactly one of spec.tlm and spec.certCentral",
+            "set exactly one of spec.tlm, spec.certCentral and spec.qualysCertView",
         ),
         Some(IssuerBackendConfig::Tlm(tlm)) => match ctx.registry.refresh(&ctx.client, &key, &tlm).await {
             Err(e) => Health::not_ready(e.reason(), e.to_string()),
@@ -110,6 +110,19 @@ async fn check<K: IssuerResource>(issuer: Arc<K>, ctx: Arc<Context>) -> Result<A
                     };
                     let read = refreshed.client.list_orders(&query).await.map(|(page, _)| page);
                     let health = judge_certcentral(&cc, read);
+                    remember(&ctx, &key, refreshed.fingerprint, generation, &health);
+                    health
+                }
+            }
+        }
+        Some(IssuerBackendConfig::QualysCertView(q)) => {
+            match ctx.registry.refresh_qualys(&ctx.client, &key, &q).await {
+                Err(e) => Health::not_ready(e.reason(), e.to_string()),
+                Ok(refreshed) => {
+                    if unchanged(&ctx, &key, &refreshed.fingerprint, generation) {
+                        return Ok(Action::requeue(RECHECK_SECRET));
+                    }
+                    let health = judge_qualys(&q, refreshed.client.authenticate().await);
                     remember(&ctx, &key, refreshed.fingerprint, generation, &health);
                     health
                 }
@@ -169,6 +182,9 @@ async fn write_status<K: IssuerResource>(
     if health.cert_central.is_some() || health.ready {
         new.cert_central = health.cert_central.clone();
     }
+    if health.qualys.is_some() || health.ready {
+        new.qualys_cert_view = health.qualys.clone();
+    }
     new.observed_generation = generation;
     if new == old {
         return Ok(());
@@ -205,6 +221,9 @@ fn status_json(status: &IssuerStatus) -> serde_json::Value {
     }
     if status.cert_central.is_none() {
         value["certCentral"] = serde_json::Value::Null;
+    }
+    if status.qualys_cert_view.is_none() {
+        value["qualysCertView"] = serde_json::Value::Null;
     }
     value
 }

@@ -6,6 +6,7 @@
 
 pub mod cert_manager;
 pub mod ctwatch;
+pub mod qualys;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -287,6 +288,12 @@ impl Env {
             .collect()
     }
 
+    /// SHA-256 of the SPKI of the key in Secret `name`'s `tls.key` (hex), to match the key the
+    /// sim saw in a CSR.
+    pub async fn secret_key_spki(&self, name: &str) -> String {
+        spki_of_secret_data(&self.secret_data(name).await)
+    }
+
     pub async fn events_for(&self, name: &str) -> Vec<Event> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
         api.list(&ListParams::default())
@@ -398,4 +405,12 @@ pub fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// SHA-256 of the SPKI of the key in a Secret's `tls.key` (hex).
+pub fn spki_of_secret_data(data: &std::collections::BTreeMap<String, Vec<u8>>) -> String {
+    let pem = std::str::from_utf8(&data["tls.key"]).expect("tls.key is PEM");
+    tlm_operator::pki::PrivateKey::from_pem(pem)
+        .expect("tls.key parses")
+        .spki_sha256_hex()
 }

@@ -3,12 +3,12 @@
 
 use crate::api::{CertCentralIssuerConfig, CertificateSpec};
 use crate::backend::Owner;
+use crate::backend::dns_order::{MAX_CERT_VALIDITY_DAYS, capped_validity_note, names, requested_days};
 use crate::clients::certcentral_order_recovery::OrderMarker;
 use crate::clients::certcentral_order_types::{NewOrder, OrderValidity, Reissue};
 use crate::clients::error::ServiceError;
 
-/// Certificates CertCentral issues are valid at most this long (ORDER, docs/certcentral-wire.md).
-pub const MAX_CERT_VALIDITY_DAYS: u32 = 397;
+use super::SERVICE;
 
 #[derive(Clone, Debug)]
 pub struct CertCentralSpec {
@@ -37,12 +37,7 @@ impl CertCentralSpec {
 
     /// A duration longer than CertCentral issues is capped: say so.
     pub fn validity_note(&self, spec: &CertificateSpec) -> Option<String> {
-        let days = requested_days(spec)?;
-        (days > MAX_CERT_VALIDITY_DAYS).then(|| {
-            format!(
-                "CertCentral issues certificates for at most {MAX_CERT_VALIDITY_DAYS} days; {MAX_CERT_VALIDITY_DAYS} were asked for instead of {days}"
-            )
-        })
+        capped_validity_note(SERVICE, spec)
     }
 
     pub fn skip_approval(&self) -> bool {
@@ -71,7 +66,7 @@ impl CertCentralSpec {
         owner: &Owner,
         csr: String,
     ) -> Result<NewOrder, ServiceError> {
-        let (common_name, dns_names) = names(spec)?;
+        let (common_name, dns_names) = names(SERVICE, spec)?;
         let validity = match self.config.validity {
             Some(v) => match (v.days, v.years) {
                 (Some(days), _) => OrderValidity::Days(days),
@@ -100,7 +95,7 @@ impl CertCentralSpec {
         owner: &Owner,
         csr: String,
     ) -> Result<Reissue, ServiceError> {
-        let (common_name, dns_names) = names(spec)?;
+        let (common_name, dns_names) = names(SERVICE, spec)?;
         Ok(Reissue {
             csr,
             common_name,
@@ -116,38 +111,6 @@ fn comments(owner: &Owner) -> String {
         "Requested by tlm-operator for Certificate {}/{} (uid {})",
         owner.namespace, owner.name, owner.uid
     )
-}
-
-/// The Certificate's `duration` in whole days (rounded up).
-fn requested_days(spec: &CertificateSpec) -> Option<u32> {
-    let secs = std::time::Duration::from(spec.duration?).as_secs();
-    Some(u32::try_from(secs.div_ceil(86_400).max(1)).unwrap_or(u32::MAX))
-}
-
-/// The order's common name and its other DNS names. CertCentral orders carry DNS names only:
-/// a Certificate asking for IP addresses, email addresses or URIs is refused before ordering.
-fn names(spec: &CertificateSpec) -> Result<(String, Vec<String>), ServiceError> {
-    let other = [
-        ("ipAddresses", spec.ip_addresses.as_ref()),
-        ("emailAddresses", spec.email_addresses.as_ref()),
-        ("uris", spec.uris.as_ref()),
-    ];
-    if let Some((field, _)) = other.iter().find(|(_, v)| v.is_some_and(|v| !v.is_empty())) {
-        return Err(ServiceError::Config(format!(
-            "CertCentral orders carry DNS names only; remove {field} or use another issuer"
-        )));
-    }
-    let common_name = spec
-        .request_common_name()
-        .ok_or_else(|| ServiceError::Config("CertCentral orders need a commonName or dnsNames".into()))?;
-    let dns_names = spec
-        .dns_names
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|n| !n.eq_ignore_ascii_case(&common_name))
-        .collect();
-    Ok((common_name, dns_names))
 }
 
 #[cfg(test)]

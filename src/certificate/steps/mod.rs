@@ -35,6 +35,7 @@ use super::ReconcileError;
 use super::observe::{IssuerRefd, Observation};
 use crate::api::IssuerBackendConfig;
 use crate::backend::certcentral::CertCentralSpec;
+use crate::backend::qualys::QualysSpec;
 use crate::backend::tlm::TlmSpec;
 use crate::backend::{Backend, BackendSpec, Owner};
 use crate::certificate::observed::IssuerView;
@@ -98,6 +99,9 @@ pub(super) fn backend_spec(issuer: &IssuerRefd) -> BackendSpec {
             profile_validity,
         }),
         IssuerBackendConfig::CertCentral(config) => BackendSpec::CertCentral(CertCentralSpec {
+            config: config.clone(),
+        }),
+        IssuerBackendConfig::QualysCertView(config) => BackendSpec::Qualys(QualysSpec {
             config: config.clone(),
         }),
     }
