@@ -4,21 +4,19 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
+use super::RequestObserver;
 use super::certcentral::certcentral_quota;
 use super::certcentral_order_types::*;
 use super::error::ServiceError;
-use super::fair_turns::Tenant;
 use super::http::HttpSettings;
 use super::retry::RetryPolicy;
-use super::service::{Answer, Call, ServiceClient};
+use super::service::{Answer, Call, ServiceClient, ServiceClientBuilder, typed_client_basics};
 use super::throttle::Throttle;
-use super::{NoObserver, RequestObserver};
 
 const SERVICE: &str = "CertCentral";
 /// A chain longer than this is refused, as for TLM.
@@ -79,41 +77,19 @@ fn encode<B: Serialize>(body: &B) -> Result<Vec<u8>, ServiceError> {
     serde_json::to_vec(body).map_err(|e| ServiceError::Config(format!("request body cannot be encoded: {e}")))
 }
 
-impl CertCentralOrdersClient {
-    pub fn new(config: CertCentralOrdersConfig) -> Result<Self, ServiceError> {
-        Self::with_observer(config, Arc::new(NoObserver))
-    }
+typed_client_basics!(CertCentralOrdersClient, CertCentralOrdersConfig);
 
+impl CertCentralOrdersClient {
     pub fn with_observer(
         config: CertCentralOrdersConfig,
         observer: Arc<dyn RequestObserver>,
     ) -> Result<Self, ServiceError> {
-        let throttle = config
-            .throttle
-            .unwrap_or_else(|| Arc::new(Throttle::with_quota(certcentral_quota(), 4)));
         let base = format!("{}/services/v2", config.base_url.trim_end_matches('/'));
-        let service = ServiceClient::new(
-            SERVICE,
-            &base,
-            Some(("x-dc-devkey", config.api_key.expose_secret())),
-            &config.http,
-            throttle,
-            config.retry,
-            observer,
-        )?;
+        let service = ServiceClientBuilder::new(SERVICE, base, &config.http, config.retry)
+            .auth("x-dc-devkey", &config.api_key)
+            .shared_throttle(config.throttle)
+            .build(observer, || Throttle::with_quota(certcentral_quota(), 4))?;
         Ok(Self { service })
-    }
-
-    /// The same client and budget, its requests counted against `tenant`.
-    pub fn for_tenant(&self, tenant: Tenant) -> Self {
-        Self {
-            service: self.service.for_tenant(tenant),
-        }
-    }
-
-    /// Time left before the service's last `Retry-After` (or 429 hold) expires.
-    pub fn held_for(&self) -> Option<Duration> {
-        self.service.throttle().held_for()
     }
 
     async fn call<Q: Serialize + ?Sized>(

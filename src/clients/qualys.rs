@@ -21,14 +21,13 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::RequestObserver;
 use super::error::ServiceError;
-use super::fair_turns::Tenant;
 use super::http::HttpSettings;
 use super::qualys_types::*;
 use super::retry::RetryPolicy;
-use super::service::{Answer, Call, ServiceClient, path_segment};
+use super::service::{Answer, Call, ServiceClient, ServiceClientBuilder, path_segment, typed_client_basics};
 use super::throttle::{Throttle, ThrottleSettings};
-use super::{NoObserver, RequestObserver};
 
 const SERVICE: &str = "Qualys";
 const ORDERS: &str = "/certview/rest/public/v1/certificates/enrollment/digicert/orders";
@@ -100,47 +99,24 @@ struct CachedToken {
     generation: u64,
 }
 
-impl QualysClient {
-    pub fn new(config: QualysClientConfig) -> Result<Self, ServiceError> {
-        Self::with_observer(config, Arc::new(NoObserver))
-    }
+typed_client_basics!(QualysClient, QualysClientConfig);
 
+impl QualysClient {
     pub fn with_observer(
         config: QualysClientConfig,
         observer: Arc<dyn RequestObserver>,
     ) -> Result<Self, ServiceError> {
-        let throttle = match config.throttle {
-            Some(settings) => Throttle::new(settings),
-            None => Throttle::with_quota(qualys_quota(), 2),
-        };
-        let service = ServiceClient::new(
-            SERVICE,
-            &config.gateway_url,
-            None,
-            &config.http,
-            Arc::new(throttle),
-            config.retry,
-            observer,
-        )?;
+        let service = ServiceClientBuilder::new(SERVICE, config.gateway_url, &config.http, config.retry)
+            .build(observer, || match config.throttle {
+                Some(settings) => Throttle::new(settings),
+                None => Throttle::with_quota(qualys_quota(), 2),
+            })?;
         Ok(Self {
             service,
             username: config.username.into(),
             password: config.password,
             token: Arc::new(Mutex::new(None)),
         })
-    }
-
-    /// The same client (same token and budget), its requests counted against `tenant`.
-    pub fn for_tenant(&self, tenant: Tenant) -> Self {
-        Self {
-            service: self.service.for_tenant(tenant),
-            ..self.clone()
-        }
-    }
-
-    /// Time left before the service's last `Retry-After` expires, if any.
-    pub fn held_for(&self) -> Option<Duration> {
-        self.service.throttle().held_for()
     }
 
     /// Fetches a token now (the issuer health check): proves the user name and password work.

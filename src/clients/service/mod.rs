@@ -2,59 +2,28 @@
 //! `Debug`, a throttle (rate limit, concurrency cap, `Retry-After` gate), retries with backoff
 //! and jitter, bounded body reads, typed errors, and request metrics.
 
+mod attempt;
+mod builder;
+mod call;
+
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use backon::Retryable;
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use builder::ServiceClientBuilder;
+pub(crate) use builder::typed_client_basics;
+pub use call::{Answer, Call, path_segment};
+
 use super::RequestObserver;
-use super::adaptive_rate::Load;
-use super::error::{ErrorClass, ServiceError, parse_error_body};
+use super::error::{ErrorClass, ServiceError};
 use super::fair_turns::Tenant;
-use super::http::{HttpSettings, build_client, read_body_limited, retry_after_of};
+use super::http::{HttpSettings, build_client};
 use super::retry::RetryPolicy;
 use super::throttle::Throttle;
-
-/// How long every request waits after a 429 that named no `Retry-After`.
-const DEFAULT_THROTTLE_HOLD: Duration = Duration::from_secs(1);
-
-/// A successful (2xx) response.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub retry_after: Option<Duration>,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn json<T: DeserializeOwned>(
-        &self,
-        service: &'static str,
-        endpoint: &'static str,
-    ) -> Result<T, ServiceError> {
-        serde_json::from_slice(&self.body).map_err(|e| ServiceError::UnexpectedBody {
-            service,
-            endpoint,
-            reason: e.to_string(),
-        })
-    }
-}
-
-/// One request, described so it can be sent again.
-pub struct Call<'a, Q: Serialize + ?Sized> {
-    pub endpoint: &'static str,
-    pub method: Method,
-    pub path: String,
-    pub query: Option<&'a Q>,
-    pub body: Option<Vec<u8>>,
-    /// Safe to repeat after an ambiguous failure (the service may have acted on the first).
-    pub idempotent: bool,
-}
 
 #[derive(Clone)]
 pub struct ServiceClient {
@@ -103,15 +72,7 @@ impl ServiceClient {
             )));
         }
         let auth = match auth {
-            Some((name, value)) => {
-                let mut value = HeaderValue::from_str(value).map_err(|_| {
-                    ServiceError::Config(format!(
-                        "the {service} credential has characters not allowed in a header"
-                    ))
-                })?;
-                value.set_sensitive(true);
-                Some((HeaderName::from_static(name), value))
-            }
+            Some((name, value)) => Some(auth_header(service, name, value)?),
             None => None,
         };
         let http = build_client(http).map_err(|e| ServiceError::Config(e.to_string()))?;
@@ -139,11 +100,7 @@ impl ServiceClient {
 
     /// The same client and budget with another auth header (e.g. a fresh bearer token).
     pub fn with_auth(&self, name: &'static str, value: &str) -> Result<Self, ServiceError> {
-        let service = self.inner.service;
-        let mut value = HeaderValue::from_str(value)
-            .map_err(|_| ServiceError::Config(format!("the {service} credential is not a header value")))?;
-        value.set_sensitive(true);
-        let auth = Some((HeaderName::from_static(name), value));
+        let auth = Some(auth_header(self.inner.service, name, value)?);
         let inner = Arc::new(Inner {
             auth,
             ..(*self.inner).clone()
@@ -213,73 +170,21 @@ impl ServiceClient {
             .notify(|e, delay| tracing::debug!(service = self.inner.service, endpoint, error = %e, ?delay, "retrying"))
             .await
     }
+}
 
-    async fn send_once<Q: Serialize + ?Sized>(
-        &self,
-        call: &Call<'_, Q>,
-        content_type: &'static str,
-    ) -> Result<Answer, ServiceError> {
-        let inner = &self.inner;
-        let (service, endpoint) = (inner.service, call.endpoint);
-        let mut request = inner
-            .http
-            .request(call.method.clone(), format!("{}{}", inner.base, call.path))
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some((name, value)) = &inner.auth {
-            request = request.header(name.clone(), value.clone());
-        }
-        if let Some(query) = call.query {
-            request = request.query(query);
-        }
-        if let Some(body) = &call.body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, content_type)
-                .body(body.clone());
-        }
-        let _permit = inner.throttle.admit(&self.tenant).await;
-        let started = Instant::now();
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => {
-                inner.observer.observe(service, endpoint, None, started.elapsed());
-                if e.is_timeout() {
-                    inner.throttle.record(Load::Overloaded);
-                }
-                return Err(transport_error(service, endpoint, &e));
-            }
-        };
-        let status = response.status().as_u16();
-        let retry_after = retry_after_of(response.headers());
-        if let Some(rate) = inner.throttle.record(Load::of_status(status)) {
-            tracing::debug!(service, endpoint, status, rate, "request rate adapted");
-        }
-        let bytes = read_body_limited(response).await;
-        inner
-            .observer
-            .observe(service, endpoint, Some(status), started.elapsed());
-        if status == 429 || retry_after.is_some() && (status >= 500 || status == 409) {
-            inner
-                .throttle
-                .hold_for(retry_after.unwrap_or(DEFAULT_THROTTLE_HOLD));
-        }
-        let body = bytes.map_err(|e| transport_error(service, endpoint, &e))?;
-        if (200..300).contains(&status) {
-            return Ok(Answer {
-                status,
-                retry_after,
-                body,
-            });
-        }
-        let (code, message) = parse_error_body(&body);
-        Err(ServiceError::Service {
-            service,
-            endpoint,
-            status,
-            code,
-            message,
-            retry_after,
-        })
-    }
+/// The credential as a header value marked sensitive; the error never quotes it.
+fn auth_header(
+    service: &'static str,
+    name: &'static str,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), ServiceError> {
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
+        ServiceError::Config(format!(
+            "the {service} credential has characters not allowed in a header"
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok((HeaderName::from_static(name), value))
 }
 
 fn should_retry(error: &ServiceError, idempotent: bool, policy: &RetryPolicy) -> bool {
@@ -295,38 +200,6 @@ fn should_retry(error: &ServiceError, idempotent: bool, policy: &RetryPolicy) ->
     matches!(error.class(), ErrorClass::Transient | ErrorClass::UnexpectedBody)
 }
 
-fn transport_error(service: &'static str, endpoint: &'static str, error: &reqwest::Error) -> ServiceError {
-    // reqwest's Display names the URL, which carries no secret (credentials are headers).
-    let reason = error_chain(error);
-    if error.is_timeout() {
-        ServiceError::Timeout { service, endpoint }
-    } else if error.is_connect() {
-        ServiceError::Connect {
-            service,
-            endpoint,
-            reason,
-        }
-    } else {
-        ServiceError::Interrupted {
-            service,
-            endpoint,
-            reason,
-        }
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
-
-/// Serials and request IDs go into paths: refuse anything that is not a plain token.
 /// https anywhere; plain http only to loopback (the local simulator), where nothing crosses a
 /// network. Credentials never travel in clear text.
 fn scheme_allowed(url: &reqwest::Url) -> bool {
@@ -342,23 +215,10 @@ fn scheme_allowed(url: &reqwest::Url) -> bool {
     }
 }
 
-pub fn path_segment(endpoint: &'static str, value: &str) -> Result<String, ServiceError> {
-    let plain = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if plain {
-        Ok(value.to_string())
-    } else {
-        Err(ServiceError::Config(format!(
-            "{endpoint}: {value:?} is not a valid identifier"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn err(status: u16, retry_after: Option<u64>) -> ServiceError {
@@ -396,12 +256,5 @@ mod tests {
         assert!(ok("https://one.digicert.com"));
         assert!(ok("http://127.0.0.1:8443") && ok("http://[::1]:1") && ok("http://localhost:80"));
         assert!(!ok("http://one.digicert.com") && !ok("http://10.0.0.1") && !ok("ftp://127.0.0.1"));
-    }
-
-    #[test]
-    fn path_segments_are_plain_tokens() {
-        assert!(path_segment("status", "0F6F55555658A989").is_ok());
-        assert!(path_segment("status", "../admin").is_err());
-        assert!(path_segment("status", "").is_err());
     }
 }
