@@ -39,6 +39,7 @@ fn client_for(url: &str) -> QualysClient {
             max_concurrency: 8,
         }),
         retry: RetryPolicy::default(),
+        requests_per_hour: None,
     })
     .unwrap()
 }
@@ -204,6 +205,7 @@ async fn strict_refusals_and_bad_credentials_are_typed() {
         http: HttpSettings::default(),
         throttle: None,
         retry: RetryPolicy::none(),
+        requests_per_hour: None,
     })
     .unwrap();
     let denied = wrong.view("x").await.unwrap_err();

@@ -18,7 +18,8 @@ pub struct Counters {
     pub requests: BTreeMap<String, u64>,
     /// Keyed `endpoint:status`; a dropped connection is `endpoint:dropped`.
     pub responses: BTreeMap<String, u64>,
-    /// SHA-256 (hex) of the SPKI DER of every accepted submit or renew.
+    /// SHA-256 (hex) of the SPKI DER of every accepted submit or renew (TLM), order or reissue
+    /// (CertCentral) and enrollment request (Qualys).
     pub orders_by_public_key: BTreeMap<String, u64>,
     pub early_requests: u64,
     /// Keyed by the sorted, comma-joined domain set of each answered query.

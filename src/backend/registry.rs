@@ -219,7 +219,8 @@ impl ClientRegistry {
                                 ca_bundle: config.ca_bundle.clone(),
                                 ..self.config.http.clone()
                             },
-                            throttle: qualys_throttle(config.requests_per_hour),
+                            throttle: None,
+                            requests_per_hour: config.requests_per_hour.and_then(NonZeroU32::new),
                             retry: self.config.retry,
                         },
                         self.metrics.clone(),
@@ -325,15 +326,4 @@ impl ClientRegistry {
     pub fn invalidate(&self, key: &IssuerKey) {
         self.entries.lock().expect("registry lock").remove(key);
     }
-}
-
-/// An Issuer's `requestsPerHour` as a throttle (None: Qualys' documented default budget).
-fn qualys_throttle(requests_per_hour: Option<u32>) -> Option<ThrottleSettings> {
-    let per_second = NonZeroU32::new(requests_per_hour? / 3600)?;
-    Some(ThrottleSettings {
-        requests_per_second: per_second,
-        start_per_second: None,
-        burst: per_second.max(NonZeroU32::new(20).expect("non-zero")),
-        max_concurrency: 2,
-    })
 }

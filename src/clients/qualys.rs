@@ -42,10 +42,15 @@ pub const MAX_CHAIN_CERTS: usize = 10;
 
 /// Qualys' documented default API control: 300 calls per hour, 2 at once, per subscription
 /// (the "auth" API excepted). Subscriptions may have other limits: configure them.
-pub fn qualys_quota() -> Quota {
-    Quota::with_period(Duration::from_secs(12))
+pub const DEFAULT_REQUESTS_PER_HOUR: NonZeroU32 = NonZeroU32::new(300).expect("non-zero");
+
+/// `requests_per_hour` spread evenly over the hour, with a burst of at most 20.
+pub fn qualys_quota(requests_per_hour: NonZeroU32) -> Quota {
+    let period = Duration::from_secs_f64(3600.0 / f64::from(requests_per_hour.get()));
+    let burst = requests_per_hour.min(NonZeroU32::new(20).expect("non-zero"));
+    Quota::with_period(period.max(Duration::from_nanos(1)))
         .expect("non-zero period")
-        .allow_burst(NonZeroU32::new(20).expect("non-zero"))
+        .allow_burst(burst)
 }
 
 /// Everything needed to talk to one Qualys subscription as one API user.
@@ -56,8 +61,11 @@ pub struct QualysClientConfig {
     pub username: String,
     pub password: SecretString,
     pub http: HttpSettings,
-    /// `None`: [`qualys_quota`] with 2 requests in flight.
+    /// `None`: [`qualys_quota`] of `requests_per_hour` with 2 requests in flight.
     pub throttle: Option<ThrottleSettings>,
+    /// The subscription's hourly budget when `throttle` is `None`; default
+    /// [`DEFAULT_REQUESTS_PER_HOUR`].
+    pub requests_per_hour: Option<NonZeroU32>,
     pub retry: RetryPolicy,
 }
 
@@ -68,6 +76,7 @@ impl fmt::Debug for QualysClientConfig {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("throttle", &self.throttle)
+            .field("requests_per_hour", &self.requests_per_hour)
             .field("retry", &self.retry)
             .finish()
     }
@@ -109,7 +118,10 @@ impl QualysClient {
         let service = ServiceClientBuilder::new(SERVICE, config.gateway_url, &config.http, config.retry)
             .build(observer, || match config.throttle {
                 Some(settings) => Throttle::new(settings),
-                None => Throttle::with_quota(qualys_quota(), 2),
+                None => Throttle::with_quota(
+                    qualys_quota(config.requests_per_hour.unwrap_or(DEFAULT_REQUESTS_PER_HOUR)),
+                    2,
+                ),
             })?;
         Ok(Self {
             service,

@@ -71,8 +71,21 @@ fn debug_hides_the_password() {
         http: HttpSettings::default(),
         throttle: None,
         retry: RetryPolicy::default(),
+        requests_per_hour: None,
     };
     assert!(!format!("{config:?}").contains("hunter2"));
     let client = QualysClient::new(config).unwrap();
     assert!(!format!("{client:?}").contains("hunter2"));
+}
+
+#[test]
+fn the_hourly_budget_is_spread_over_the_hour() {
+    let default = qualys_quota(DEFAULT_REQUESTS_PER_HOUR);
+    assert_eq!(default.replenish_interval(), Duration::from_secs(12));
+    assert_eq!(default.burst_size().get(), 20);
+    let small = qualys_quota(NonZeroU32::new(5).unwrap());
+    assert_eq!(small.replenish_interval(), Duration::from_secs(720));
+    assert_eq!(small.burst_size().get(), 5, "never a burst above the budget");
+    let large = qualys_quota(NonZeroU32::new(360_000).unwrap());
+    assert_eq!(large.replenish_interval(), Duration::from_millis(10));
 }

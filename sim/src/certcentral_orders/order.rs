@@ -85,6 +85,7 @@ pub async fn place_order(
     }
     let lifetime = order_lifetime(&body)?;
     let requested = requested(&body.certificate, None, lifetime)?;
+    let requested_key = requested.leaf.spki_sha256.clone();
     let skip_approval = body.skip_approval.unwrap_or(false);
     let issue_now = skip_approval && !state.options.certcentral_pending_validation;
     let issued = if issue_now {
@@ -131,6 +132,8 @@ pub async fn place_order(
     };
     let answer = placed(&state, &order, request_id);
     book.orders.push(order);
+    drop(book);
+    lock(&state.counters).order(&requested_key);
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -165,6 +168,7 @@ pub async fn reissue(
     };
     let lifetime = previous.leaf.validity;
     let requested = requested(&body.certificate, Some(&previous), lifetime)?;
+    let requested_key = requested.leaf.spki_sha256.clone();
     let skip_approval = body.skip_approval.unwrap_or(false);
     let issue_now = skip_approval && !state.options.certcentral_pending_validation;
     let issued = if issue_now {
@@ -208,5 +212,7 @@ pub async fn reissue(
         }
     }
     let answer = placed(&state, order, request_id);
+    drop(book);
+    lock(&state.counters).order(&requested_key);
     Ok((StatusCode::CREATED, Json(answer)))
 }
