@@ -123,6 +123,8 @@ fn issuer_spec(spec: &str) -> String {
 
 const GOOD_CC: &str = "  certCentral:\n    apiKeySecretRef: {name: k, key: api-key}\n    productNameId: ssl_plus\n    organizationId: 12345\n";
 
+const GOOD_QUALYS: &str = "  qualysCertView:\n    url: https://gateway.qg1.apps.qualys.com\n    credentialsSecretRef: {name: q}\n    organizationId: 525858\n    productNameId: ssl_plus\n    intermediateCA: {commonName: DigiCert CA}\n    approverUserNames: [doe_john]\n";
+
 const GOOD_TLM: &str =
     "    url: https://one.digicert.com\n    apiKeySecretRef: {name: k, key: api-key}\n    profileId: p1\n";
 
@@ -388,6 +390,50 @@ fn invalid_objects() -> Vec<(&'static str, String, &'static str)> {
             "spec.certCentral.apiKeySecretRef: Required value",
         ),
         (
+            "Issuer with both certCentral and qualysCertView",
+            issuer_spec(&format!("{GOOD_CC}{GOOD_QUALYS}")),
+            "exactly one backend per issuer",
+        ),
+        (
+            "Qualys with revokeOnDelete",
+            issuer_spec(&format!("  revokeOnDelete: true\n{GOOD_QUALYS}")),
+            "Qualys CertView offers no revocation API",
+        ),
+        (
+            "Qualys intermediateCA naming nothing",
+            issuer_spec(&GOOD_QUALYS.replace("{commonName: DigiCert CA}", "{}")),
+            "intermediateCA needs at least one of certhash, commonName or serialNumber",
+        ),
+        (
+            "Qualys without approvers",
+            issuer_spec(&GOOD_QUALYS.replace("[doe_john]", "[]")),
+            "spec.qualysCertView.approverUserNames",
+        ),
+        (
+            "Qualys validity with days and a date",
+            issuer_spec(&format!(
+                "{GOOD_QUALYS}    validity: {{days: 30, customExpirationDate: '2027-06-30'}}\n"
+            )),
+            "validity needs exactly one of days, years or customExpirationDate",
+        ),
+        (
+            "Qualys expiration not a date",
+            issuer_spec(&format!(
+                "{GOOD_QUALYS}    validity: {{customExpirationDate: soon}}\n"
+            )),
+            "customExpirationDate must be a date",
+        ),
+        (
+            "Qualys signature hash unknown",
+            issuer_spec(&format!("{GOOD_QUALYS}    signatureHash: SHA-1\n")),
+            "Unsupported value: \"SHA-1\"",
+        ),
+        (
+            "Qualys http URL",
+            issuer_spec(&GOOD_QUALYS.replace("https://gateway", "http://gateway")),
+            "plain http is only allowed for loopback",
+        ),
+        (
             "Issuer caBundle not PEM",
             issuer(&format!("{GOOD_TLM}    caBundle: hello\n")),
             "caBundle must contain at least one PEM certificate",
@@ -436,6 +482,29 @@ async fn certcentral_issuer_gets_the_default_url() {
     let cc = read.spec.cert_central.expect("certCentral");
     assert_eq!(cc.url, "https://www.digicert.com");
     assert_eq!(cc.organization_id, Some(12345));
+}
+
+#[tokio::test]
+async fn qualys_issuer_gets_its_default_credential_keys() {
+    let (client, ns) = setup("q-default").await;
+    let yaml = issuer_spec(GOOD_QUALYS).replace("name: bad", "name: q");
+    create_yaml_documents(&client, &yaml, &ns).await.unwrap();
+    let api: Api<tlm_operator::api::Issuer> = Api::namespaced(client.clone(), &ns);
+    let q = api
+        .get("q")
+        .await
+        .unwrap()
+        .spec
+        .qualys_cert_view
+        .expect("qualysCertView");
+    assert_eq!(
+        (
+            q.credentials_secret_ref.username_key.as_str(),
+            q.credentials_secret_ref.password_key.as_str()
+        ),
+        ("username", "password")
+    );
+    assert_eq!(q.intermediate_ca.common_name.as_deref(), Some("DigiCert CA"));
 }
 
 #[tokio::test]
