@@ -3,8 +3,10 @@
 //! CTWatch), show progress, print the issued certificate and its verified chain, inject a rogue
 //! issuance and show the `UnexpectedIssuance` Event. No DigiCert account needed.
 //!
-//! `tlm-demo [--keep] [--backend tlm|certcentral] [--operator-bin PATH]` (`--backend certcentral`:
-//! the Issuer is `examples/issuer-certcentral.yaml`, ordering from the sim's CertCentral)
+//! `tlm-demo [--keep] [--backend tlm|certcentral|qualys] [--operator-bin PATH]` (`--backend
+//! certcentral`: the Issuer is `examples/issuer-certcentral.yaml`, ordering from the sim's
+//! CertCentral; `--backend qualys`: `examples/issuer-qualys.yaml`, enrolling through the sim's
+//! Qualys CertView)
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,16 +24,23 @@ use tlm_sim::{Injection, Sim, SimOptions};
 
 const NAMESPACE: &str = "tlm-demo";
 
+#[derive(Clone, Copy)]
+enum DemoBackend {
+    Tlm,
+    CertCentral,
+    Qualys,
+}
+
 struct Args {
     keep: bool,
-    /// `--backend certcentral`: the Issuer orders from the sim's CertCentral instead of TLM.
-    certcentral: bool,
+    /// Which service the demo's Issuer orders from (the sim serves all three).
+    backend: DemoBackend,
     operator_bin: PathBuf,
 }
 
 fn args() -> Result<Args> {
     let mut keep = false;
-    let mut certcentral = false;
+    let mut backend = DemoBackend::Tlm;
     let mut operator_bin = std::env::current_exe()?
         .parent()
         .context("binary directory")?
@@ -41,15 +50,16 @@ fn args() -> Result<Args> {
         match arg.as_str() {
             "--keep" => keep = true,
             "--backend" => match it.next().as_deref() {
-                Some("tlm") => certcentral = false,
-                Some("certcentral") => certcentral = true,
-                other => bail!("--backend takes tlm or certcentral, not {other:?}"),
+                Some("tlm") => backend = DemoBackend::Tlm,
+                Some("certcentral") => backend = DemoBackend::CertCentral,
+                Some("qualys") => backend = DemoBackend::Qualys,
+                other => bail!("--backend takes tlm, certcentral or qualys, not {other:?}"),
             },
             "--operator-bin" => {
                 operator_bin = PathBuf::from(it.next().context("--operator-bin needs a path")?)
             }
             other => bail!(
-                "unknown argument {other}; usage: tlm-demo [--keep] [--backend tlm|certcentral] [--operator-bin PATH]"
+                "unknown argument {other}; usage: tlm-demo [--keep] [--backend tlm|certcentral|qualys] [--operator-bin PATH]"
             ),
         }
     }
@@ -61,7 +71,7 @@ fn args() -> Result<Args> {
     }
     Ok(Args {
         keep,
-        certcentral,
+        backend,
         operator_bin,
     })
 }
@@ -105,35 +115,51 @@ async fn main() -> Result<()> {
     step(
         start,
         &format!(
-            "tlm-sim (TLM, Cert Spotter, CertCentral) is serving {}",
+            "tlm-sim (TLM, Cert Spotter, CertCentral, Qualys CertView) is serving {}",
             sim.url()
         ),
     );
 
-    let (secret_name, api_key, issuer, what) = if args.certcentral {
-        let mut issuer = example("issuer-certcentral.yaml")?;
-        issuer["spec"]["certCentral"]["url"] = json!(sim.url());
-        issuer["spec"]["certCentral"]["clusterName"] = json!("demo");
-        (
-            "certcentral-api-key",
-            "test-devkey",
-            issuer,
-            "created Secret certcentral-api-key and Issuer certcentral (examples/issuer-certcentral.yaml, pointed at tlm-sim's CertCentral)",
-        )
-    } else {
-        let mut issuer = example("issuer.yaml")?;
-        issuer["spec"]["tlm"]["url"] = json!(sim.url());
-        issuer["spec"]["tlm"]["profileId"] = json!("prof-x509");
-        (
-            "tlm-api-key",
-            "test-api-key",
-            issuer,
-            "created Secret tlm-api-key and Issuer tlm (examples/issuer.yaml, pointed at tlm-sim)",
-        )
+    let (secret_name, credentials, issuer, what) = match args.backend {
+        DemoBackend::CertCentral => {
+            let mut issuer = example("issuer-certcentral.yaml")?;
+            issuer["spec"]["certCentral"]["url"] = json!(sim.url());
+            issuer["spec"]["certCentral"]["clusterName"] = json!("demo");
+            (
+                "certcentral-api-key",
+                json!({"api-key": "test-devkey"}),
+                issuer,
+                "created Secret certcentral-api-key and Issuer certcentral (examples/issuer-certcentral.yaml, pointed at tlm-sim's CertCentral)",
+            )
+        }
+        DemoBackend::Qualys => {
+            let mut issuer = example("issuer-qualys.yaml")?;
+            let q = &mut issuer["spec"]["qualysCertView"];
+            q["url"] = json!(sim.url());
+            q["intermediateCA"] = json!({"commonName": "tlm-sim Issuing CA"});
+            q["approverUserNames"] = json!(["doe_john"]);
+            (
+                "qualys-credentials",
+                json!({"username": "test-qualys-user", "password": "test-qualys-password"}),
+                issuer,
+                "created Secret qualys-credentials and Issuer qualys (examples/issuer-qualys.yaml, pointed at tlm-sim's Qualys CertView)",
+            )
+        }
+        DemoBackend::Tlm => {
+            let mut issuer = example("issuer.yaml")?;
+            issuer["spec"]["tlm"]["url"] = json!(sim.url());
+            issuer["spec"]["tlm"]["profileId"] = json!("prof-x509");
+            (
+                "tlm-api-key",
+                json!({"api-key": "test-api-key"}),
+                issuer,
+                "created Secret tlm-api-key and Issuer tlm (examples/issuer.yaml, pointed at tlm-sim)",
+            )
+        }
     };
     let issuer_name = issuer["metadata"]["name"].as_str().unwrap_or("tlm").to_string();
     let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": secret_name, "namespace": NAMESPACE}, "stringData": {"api-key": api_key}
+        "metadata": {"name": secret_name, "namespace": NAMESPACE}, "stringData": credentials
     }))?;
     Api::<Secret>::namespaced(client.clone(), NAMESPACE)
         .create(&PostParams::default(), &secret)

@@ -27,16 +27,7 @@ pub fn sign(state: &AppState, requested: &Requested) -> anyhow::Result<IssuedCer
         key_encipherment: matches!(leaf.key, KeyKind::Rsa { .. }),
     })?;
     // Publicly trusted certificates are logged: the simulated CT log sees this one too.
-    let draft = crate::certspotter::feed::IssuanceDraft {
-        tbs_sha256: issued.tbs_sha256.clone(),
-        dns_names: crate::names::ct_dns_names(Some(&requested.common_name), &requested.dns_names),
-        pubkey_sha256: issued.spki_sha256.clone(),
-        issuer: state.ca.identity.clone(),
-        not_before: issued.not_before,
-        not_after: issued.not_after,
-        cert: Some((issued.der.clone(), false, issued.serial_hex.clone())),
-    };
-    crate::state::write(&state.feed).append(draft);
+    crate::certspotter::feed::publish(state, Some(&requested.common_name), &requested.dns_names, &issued);
     Ok(issued)
 }
 

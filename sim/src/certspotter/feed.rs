@@ -44,6 +44,26 @@ pub struct IssuanceDraft {
     pub cert: Option<(Vec<u8>, bool, String)>,
 }
 
+/// Logs a certificate the sim's CA issued in the CT feed, as a public CA's certificate would be
+/// (the TLM, CertCentral and Qualys CertView issuers all do).
+pub fn publish(
+    state: &crate::state::AppState,
+    common_name: Option<&str>,
+    dns_names: &[String],
+    issued: &crate::ca::IssuedCertificate,
+) {
+    let draft = IssuanceDraft {
+        tbs_sha256: issued.tbs_sha256.clone(),
+        dns_names: crate::names::ct_dns_names(common_name, dns_names),
+        pubkey_sha256: issued.spki_sha256.clone(),
+        issuer: state.ca.identity.clone(),
+        not_before: issued.not_before,
+        not_after: issued.not_after,
+        cert: Some((issued.der.clone(), false, issued.serial_hex.clone())),
+    };
+    crate::state::write(&state.feed).append(draft);
+}
+
 /// Which optional fields a query asked for with `expand`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Expand {

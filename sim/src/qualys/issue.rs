@@ -127,7 +127,7 @@ fn sign(state: &AppState, leaf: &LeafRequest) -> anyhow::Result<IssuedCertificat
     };
     let serial = random_serial();
     let not_before = OffsetDateTime::now_utc().replace_nanosecond(0)?;
-    state.ca.issue(&LeafSpec {
+    let issued = state.ca.issue(&LeafSpec {
         serial: &serial,
         subject: &subject,
         sans: &sans,
@@ -135,7 +135,10 @@ fn sign(state: &AppState, leaf: &LeafRequest) -> anyhow::Result<IssuedCertificat
         not_after: leaf.not_after.max(not_before + time::Duration::seconds(1)),
         public_key: &leaf.public_key,
         key_encipherment: leaf.rsa,
-    })
+    })?;
+    // A DigiCert public certificate is logged: the simulated CT log sees this one too.
+    crate::certspotter::feed::publish(state, Some(&leaf.common_name), &leaf.dns_names, &issued);
+    Ok(issued)
 }
 
 fn fresh_key(leaf: LeafRequest) -> anyhow::Result<LeafRequest> {

@@ -7,11 +7,10 @@ use rcgen::{KeyPair, PublicKeyData, SubjectPublicKeyInfo};
 use time::OffsetDateTime;
 
 use crate::ca::{IssuedCertificate, LeafSpec, random_serial};
-use crate::certspotter::feed::IssuanceDraft;
 use crate::csr::KeyKind;
 use crate::digest::sha256_hex;
 use crate::faults::IssuanceFaults;
-use crate::names::{ct_dns_names, normalize_dns_name};
+use crate::names::normalize_dns_name;
 use crate::profiles::Profile;
 use crate::state::{AppState, read, write};
 use crate::tlm::store::{CertificateRecord, CertificateState, CertificateStore, LeafOrder, RequestState};
@@ -61,7 +60,12 @@ pub fn sign(
         records.push(record(issuance, decoy, certificate, false));
     }
     let certificate = sign_leaf(state, &serial, &issued, not_before)?;
-    publish(state, &issued, &certificate);
+    crate::certspotter::feed::publish(
+        state,
+        issued.subject.common_name.as_deref(),
+        &issued.sans.dns_names,
+        &certificate,
+    );
     records.push(record(issuance, issued, certificate, faults.broken_chain));
     Ok(records)
 }
@@ -184,20 +188,6 @@ fn sign_leaf(
         public_key: &order.public_key,
         key_encipherment: matches!(order.key, KeyKind::Rsa { .. }),
     })
-}
-
-/// Logs the certificate in the CT feed, as a public CA's certificate would be.
-fn publish(state: &AppState, order: &LeafOrder, issued: &IssuedCertificate) {
-    let draft = IssuanceDraft {
-        tbs_sha256: issued.tbs_sha256.clone(),
-        dns_names: ct_dns_names(order.subject.common_name.as_deref(), &order.sans.dns_names),
-        pubkey_sha256: issued.spki_sha256.clone(),
-        issuer: state.ca.identity.clone(),
-        not_before: issued.not_before,
-        not_after: issued.not_after,
-        cert: Some((issued.der.clone(), false, issued.serial_hex.clone())),
-    };
-    write(&state.feed).append(draft);
 }
 
 /// The same order for a key nobody asked for (the wrong_key fault, and decoys).
