@@ -14,8 +14,7 @@ use support::{CERTCENTRAL_API_KEY, Env};
 async fn a_certificate_is_ordered_through_a_certcentral_cluster_issuer_and_revoked_on_delete() {
     let env = Env::new("cc-clusterissuer").await;
     // The operator reads ClusterIssuer API keys from its ClusterIssuer namespace (--namespace).
-    env.create_api_key_secret("cc-api-key", CERTCENTRAL_API_KEY)
-        .await;
+    env.create_api_key_secret("cc-api-key", CERTCENTRAL_API_KEY).await;
     let name = format!("cc-{}", env.ns);
     let api: Api<tlm_operator::api::ClusterIssuer> = Api::all(env.client.clone());
     api.create(
