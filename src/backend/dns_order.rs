@@ -1,9 +1,10 @@
 //! What the DigiCert order backends (CertCentral, Qualys CertView) take from a Certificate:
-//! a common name, DNS names and a validity in days. Both order public TLS products, which carry
-//! DNS names only.
+//! a common name, DNS names and a validity in days (both order public TLS products, which carry
+//! DNS names only); and what they read from a download: the leaf's serial.
 
 use crate::api::CertificateSpec;
 use crate::clients::error::ServiceError;
+use crate::pki::{LeafInfo, certs_from_delivery};
 
 /// DigiCert issues public TLS certificates for at most this many days.
 pub const MAX_CERT_VALIDITY_DAYS: u32 = 397;
@@ -48,4 +49,17 @@ pub fn names(service: &str, spec: &CertificateSpec) -> Result<(String, Vec<Strin
         .filter(|n| !n.eq_ignore_ascii_case(&common_name))
         .collect();
     Ok((common_name, dns_names))
+}
+
+/// The serial of a downloaded bundle's first (leaf) certificate.
+pub fn leaf_serial(service: &'static str, bundle: &str) -> Result<String, ServiceError> {
+    certs_from_delivery(bundle)
+        .ok()
+        .and_then(|certs| certs.first().and_then(|der| LeafInfo::parse(der).ok()))
+        .map(|leaf| leaf.serial_hex)
+        .ok_or_else(|| ServiceError::UnexpectedBody {
+            service,
+            endpoint: "download",
+            reason: "the bundle's first certificate does not parse".into(),
+        })
 }

@@ -16,13 +16,14 @@
 mod recover;
 mod spec;
 
+use crate::backend::dns_order::leaf_serial;
 use crate::backend::{Awaiting, CertState, ChainOutcome, IssuedCertificate, OrderInput, OrderOutcome};
 use crate::clients::certcentral_order_types::{
     ChainFormat, OrderOutcome as CcOutcome, OrderSummary, PlacedOrder, Revocation, RevokeOutcome,
 };
 use crate::clients::certcentral_orders::{CertCentralOrdersClient, OrderQuery};
 use crate::clients::error::{ErrorClass, ServiceError};
-use crate::pki::{CertDer, LeafInfo, certs_from_delivery};
+use crate::pki::{CertDer, certs_from_delivery};
 pub use spec::CertCentralSpec;
 
 const SERVICE: &str = "CertCentral";
@@ -214,15 +215,7 @@ impl CertCentralBackend {
             }
         };
         let bundle = blocks.concat();
-        let serial = certs_from_delivery(&bundle)
-            .ok()
-            .and_then(|certs| certs.first().and_then(|der| LeafInfo::parse(der).ok()))
-            .map(|leaf| leaf.serial_hex)
-            .ok_or_else(|| ServiceError::UnexpectedBody {
-                service: SERVICE,
-                endpoint: "download",
-                reason: "the bundle's first certificate does not parse".into(),
-            })?;
+        let serial = leaf_serial(SERVICE, &bundle)?;
         Ok((serial, bundle))
     }
 

@@ -16,13 +16,14 @@
 
 mod spec;
 
+use crate::backend::dns_order::leaf_serial;
 use crate::backend::{
     Awaiting, ChainOutcome, FoundOrder, IssuedCertificate, KeySearch, OrderInput, OrderOutcome,
 };
 use crate::clients::error::ServiceError;
 use crate::clients::qualys::QualysClient;
 use crate::clients::qualys_types::{EnrollmentView, Outcome, Pending};
-use crate::pki::{CertDer, LeafInfo, certs_from_delivery};
+use crate::pki::{CertDer, certs_from_delivery};
 pub use spec::QualysSpec;
 
 const SERVICE: &str = "Qualys";
@@ -110,15 +111,7 @@ impl QualysBackend {
     /// The issued certificate and chain (PEM, leaf first) and the leaf's serial.
     async fn download(&self, uuid: &str) -> Result<(String, String), ServiceError> {
         let bundle = self.client.download_chain(uuid).await?.concat();
-        let serial = certs_from_delivery(&bundle)
-            .ok()
-            .and_then(|certs| certs.first().and_then(|der| LeafInfo::parse(der).ok()))
-            .map(|leaf| leaf.serial_hex)
-            .ok_or_else(|| ServiceError::UnexpectedBody {
-                service: SERVICE,
-                endpoint: "download",
-                reason: "the first certificate does not parse".into(),
-            })?;
+        let serial = leaf_serial(SERVICE, &bundle)?;
         Ok((serial, bundle))
     }
 
