@@ -20,6 +20,11 @@ pub fn not_found(what: &'static str, message: impl Into<String>) -> ApiError {
     error(StatusCode::NOT_FOUND, what, message)
 }
 
+/// `404 not_found|order` for an order id the book does not hold.
+pub fn order_not_found(id: u64) -> ApiError {
+    not_found("not_found|order", format!("order {id} not found"))
+}
+
 /// The caller's `X-DC-DEVKEY`, if it is one of the configured keys (every Services API call).
 pub fn known_key<'h>(state: &AppState, headers: &'h HeaderMap) -> Result<&'h str, ApiError> {
     let key = headers

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::errors::ApiError;
 use crate::state::{AppState, lock};
 
-use super::auth::{authenticate, bad_request, not_found, parse_id};
+use super::auth::{authenticate, bad_request, not_found, order_not_found, parse_id};
 use super::store::CcCertificate;
 
 fn bundle(state: &AppState, certificate: &CcCertificate, format: &str) -> Result<Response, ApiError> {
@@ -65,9 +65,7 @@ pub async fn by_order(
     let id = parse_id("not_found|order", &id)?;
     let certificate = {
         let book = lock(&state.certcentral_orders);
-        let order = book
-            .order(id)
-            .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
+        let order = book.order(id).ok_or_else(|| order_not_found(id))?;
         order.current().cloned().ok_or_else(|| {
             not_found(
                 "not_found|certificate",

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::errors::ApiError;
 use crate::state::{AppState, lock};
 
-use super::auth::{authenticate, not_found, parse_id, require_json};
+use super::auth::{authenticate, order_not_found, parse_id, require_json};
 use super::body::{NoteBody, check_text, parse};
 use super::store::Note;
 use super::views::note_json;
@@ -31,9 +31,7 @@ pub async fn add_note(
     check_text("text", &body.text)?;
     let mut book = lock(&state.certcentral_orders);
     let note_id = book.fresh_id();
-    let order = book
-        .order_mut(id)
-        .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
+    let order = book.order_mut(id).ok_or_else(|| order_not_found(id))?;
     let note = Note {
         id: note_id,
         date_created: OffsetDateTime::now_utc(),
@@ -52,9 +50,7 @@ pub async fn list_notes(
     authenticate(&state, &headers)?;
     let id = parse_id("not_found|order", &id)?;
     let book = lock(&state.certcentral_orders);
-    let order = book
-        .order(id)
-        .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
+    let order = book.order(id).ok_or_else(|| order_not_found(id))?;
     Ok(Json(
         json!({"notes": order.notes.iter().map(note_json).collect::<Vec<_>>()}),
     ))

@@ -13,7 +13,7 @@ use crate::endpoints::Service;
 use crate::errors::ApiError;
 use crate::state::{AppState, lock};
 
-use super::auth::{authenticate, bad_request, not_found, parse_id, require_json};
+use super::auth::{authenticate, bad_request, not_found, order_not_found, parse_id, require_json};
 use super::body::{OrderBody, ReissueBody, check_text, order_lifetime, parse, requested};
 use super::sign::sign;
 use super::store::{ApprovalRequest, CcCertificate, Order, OrderStatus, product};
@@ -152,18 +152,8 @@ pub async fn reissue(
     }
     let previous = {
         let book = lock(&state.certcentral_orders);
-        let order = book
-            .order(id)
-            .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
-        if order.status != OrderStatus::Issued {
-            return Err(bad_request(
-                "invalid_order_status",
-                format!(
-                    "order {id} is {}; only issued orders can be reissued",
-                    order.status.wire_name()
-                ),
-            ));
-        }
+        let order = book.order(id).ok_or_else(|| order_not_found(id))?;
+        reissuable(order)?;
         order.requested.clone()
     };
     let lifetime = previous.leaf.validity;
@@ -179,18 +169,8 @@ pub async fn reissue(
     let mut book = lock(&state.certcentral_orders);
     let request_id = book.fresh_id();
     let certificate_id = book.fresh_id();
-    let order = book
-        .order_mut(id)
-        .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
-    if order.status != OrderStatus::Issued {
-        return Err(bad_request(
-            "invalid_order_status",
-            format!(
-                "order {id} is {}; only issued orders can be reissued",
-                order.status.wire_name()
-            ),
-        ));
-    }
+    let order = book.order_mut(id).ok_or_else(|| order_not_found(id))?;
+    reissuable(order)?;
     order.requests.push(ApprovalRequest {
         id: request_id,
         status: if skip_approval { "approved" } else { "pending" },
@@ -215,4 +195,19 @@ pub async fn reissue(
     drop(book);
     lock(&state.counters).order(&requested_key);
     Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Only issued orders can be reissued.
+fn reissuable(order: &Order) -> Result<(), ApiError> {
+    if order.status == OrderStatus::Issued {
+        return Ok(());
+    }
+    Err(bad_request(
+        "invalid_order_status",
+        format!(
+            "order {} is {}; only issued orders can be reissued",
+            order.id,
+            order.status.wire_name()
+        ),
+    ))
 }

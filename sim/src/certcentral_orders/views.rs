@@ -13,7 +13,7 @@ use crate::endpoints::Service;
 use crate::errors::ApiError;
 use crate::state::{AppState, lock};
 
-use super::auth::{authenticate, not_found, parse_id};
+use super::auth::{authenticate, order_not_found, parse_id};
 use super::sign::complete;
 use super::store::{CcCertificate, Note, Order, OrderStatus};
 
@@ -136,9 +136,7 @@ pub async fn order_info(
     let id = parse_id("not_found|order", &id)?;
     let issue_now = {
         let mut book = lock(&state.certcentral_orders);
-        let order = book
-            .order_mut(id)
-            .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
+        let order = book.order_mut(id).ok_or_else(|| order_not_found(id))?;
         let waiting = matches!(order.status, OrderStatus::Pending | OrderStatus::ReissuePending)
             && order.requests.iter().all(|r| r.status != "pending");
         if waiting {
@@ -154,8 +152,6 @@ pub async fn order_info(
         complete(&state, id).map_err(|e| ApiError::internal(Service::CertCentral, e.to_string()))?;
     }
     let book = lock(&state.certcentral_orders);
-    let order = book
-        .order(id)
-        .ok_or_else(|| not_found("not_found|order", format!("order {id} not found")))?;
+    let order = book.order(id).ok_or_else(|| order_not_found(id))?;
     Ok(Json(order_json(&state, order, true)))
 }
