@@ -5,6 +5,7 @@ pub mod issued_checks;
 pub mod keygen;
 pub mod observe;
 pub mod observed;
+mod packed;
 mod pki_terms;
 pub mod renewal;
 pub mod secret;
