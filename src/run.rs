@@ -1,37 +1,35 @@
 //! `tlm-operator run`: wires the caches, controllers, probes, metrics and leader election.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use futures::{FutureExt, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Secret;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use kube::Resource;
 use kube::api::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
-use kube::runtime::{Config as ControllerConfig, Controller, WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
+use kube::runtime::reflector::{self, Store, reflector};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 
-use crate::api::{CTWatch, Certificate, ClusterIssuer, Issuer, IssuerKind};
-use crate::certificate;
+use crate::api::{CTWatch, ClusterIssuer, Issuer};
 use crate::certificate::keygen::KeyPool;
-use crate::certificate::secret_cache::SecretDigests;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
 use crate::context::{Context, OperatorConfig, Shared};
 use crate::ctwatch::poller::{CtPoller, PollerConfig};
 use crate::issuer::reconcile as issuer_reconcile;
-use crate::labels::{CERTIFICATE_NAME, OWNED_SECRET_SELECTOR};
 use crate::leader::Leadership;
-use crate::metrics::{Metrics, StateLabels};
+use crate::metrics::Metrics;
 use crate::server::{self, Health};
 use crate::telemetry::{self, LogFormat};
+use certificates::{CertificateWatches, IssuerFeeds, certificate_gauges};
 use governor::Quota;
+
+mod certificates;
 
 const SUBSCRIBE_BUFFER: usize = 1024;
 
@@ -210,6 +208,18 @@ where
     }
 }
 
+/// Resolves once `store` holds its first complete list.
+fn once_ready<K>(store: Store<K>) -> BoxFuture<'static, ()>
+where
+    K: kube::runtime::reflector::Lookup + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    async move {
+        let _ = store.wait_until_ready().await;
+    }
+    .boxed()
+}
+
 async fn controllers(
     client: kube::Client,
     config: OperatorConfig,
@@ -222,8 +232,8 @@ async fn controllers(
     } else {
         args.watch_namespaces.iter().map(|n| Some(n.clone())).collect()
     };
-    let mut tasks: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
-    let mut ready_waits: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
+    let mut ready_waits: Vec<BoxFuture<'static, ()>> = Vec::new();
     let mut cert_stores = Vec::new();
     let mut watch_stores = Vec::new();
     let shared = Shared::new(&config, metrics.clone());
@@ -244,36 +254,11 @@ async fn controllers(
         .for_each(|_| futures::future::ready(()))
         .boxed(),
     );
-    {
-        let r = ci_reader.clone();
-        ready_waits.push(
-            async move {
-                let _ = r.wait_until_ready().await;
-            }
-            .boxed(),
-        );
-    }
+    ready_waits.push(once_ready(ci_reader.clone()));
 
     for (i, scope) in scopes.iter().enumerate() {
         let ns = scope.as_deref();
-        // Only the certificate controller consumes Secret events, and it must see deletions (a
-        // deleted Secret is re-created), which shared-store subscribers do not get.
-        // The cache keeps digests, not Secrets: the objects pass through to the trigger below
-        // and are dropped.
-        let secret_reader = SecretDigests::default();
-        let secret_events = watcher(
-            api_in::<Secret>(&client, ns),
-            watcher::Config::default().labels(OWNED_SECRET_SELECTOR),
-        )
-        .default_backoff()
-        .map_ok({
-            let digests = secret_reader.clone();
-            move |event| {
-                digests.apply(&event);
-                event
-            }
-        })
-        .touched_objects();
+        let certificates = CertificateWatches::new(&client, ns);
         let (watch_reader, watch_writer) = reflector::store::<CTWatch>();
         tasks.push(
             reflector(
@@ -283,15 +268,7 @@ async fn controllers(
             .for_each(|_| futures::future::ready(()))
             .boxed(),
         );
-        {
-            let r = watch_reader.clone();
-            ready_waits.push(
-                async move {
-                    let _ = r.wait_until_ready().await;
-                }
-                .boxed(),
-            );
-        }
+        ready_waits.push(once_ready(watch_reader.clone()));
         watch_stores.push(watch_reader);
         let (issuer_reader, issuer_writer) = reflector::store_shared::<Issuer>(SUBSCRIBE_BUFFER);
         let issuer_sub_certs = issuer_writer.subscribe().expect("shared store");
@@ -304,7 +281,7 @@ async fn controllers(
                 .boxed(),
         );
         {
-            let r = secret_reader.clone();
+            let r = certificates.secrets.clone();
             ready_waits.push(
                 async move {
                     let _ = r.wait_until_ready().await;
@@ -312,86 +289,29 @@ async fn controllers(
                 .boxed(),
             );
         }
-        {
-            let r = issuer_reader.clone();
-            ready_waits.push(
-                async move {
-                    let _ = r.wait_until_ready().await;
-                }
-                .boxed(),
-            );
-        }
+        ready_waits.push(once_ready(issuer_reader.clone()));
+        ready_waits.push(once_ready(certificates.certificates.clone()));
+        cert_stores.push(certificates.certificates.clone());
 
-        let (certs, cert_writer) = reflector::store::<Certificate>();
         let ctx = Arc::new(Context::new(
             client.clone(),
             config.clone(),
             &shared,
-            secret_reader,
+            certificates.secrets.clone(),
             issuer_reader.clone(),
             ci_reader.clone(),
-            certs.clone(),
+            certificates.certificates.clone(),
         ));
-
-        let cert_events = reflector(
-            cert_writer,
-            watcher(api_in::<Certificate>(&client, ns), watcher::Config::default())
-                .default_backoff()
-                .modify(drop_managed_fields::<Certificate>),
-        )
-        .applied_objects();
-        let cert_controller = Controller::for_stream(cert_events, certs.clone())
-            .with_config(ControllerConfig::default().concurrency(args.workers));
-        cert_stores.push(certs.clone());
-        {
-            let r = certs.clone();
-            ready_waits.push(
-                async move {
-                    let _ = r.wait_until_ready().await;
-                }
-                .boxed(),
-            );
-        }
-        let by_issuer = certs.clone();
-        let by_cluster_issuer = certs.clone();
-        let cert_controller = cert_controller
-            .watches_stream(secret_events, |secret: Secret| {
-                let name = secret.labels().get(CERTIFICATE_NAME).cloned();
-                let ns = secret.namespace();
-                name.map(|n| ObjectRef::new(&n).within(&ns.unwrap_or_default()))
-            })
-            .watches_shared_stream(issuer_sub_certs, move |issuer: Arc<Issuer>| {
-                referencing(
-                    &by_issuer,
-                    IssuerKind::Issuer,
-                    issuer.namespace(),
-                    &issuer.name_any(),
-                )
-            })
-            .watches_shared_stream(
-                ci_subscribers.pop().expect("one per scope"),
-                move |issuer: Arc<ClusterIssuer>| {
-                    referencing(
-                        &by_cluster_issuer,
-                        IssuerKind::ClusterIssuer,
-                        None,
-                        &issuer.name_any(),
-                    )
-                },
-            )
-            .shutdown_on_signal()
-            .run(certificate::reconcile, certificate::error_policy, ctx.clone())
-            .for_each(|_| futures::future::ready(()));
-        // Judge no Certificate before the issuers are known: an empty cache would read as
-        // "issuer not found". (A Secret missing from the cache is re-read before any write.)
-        let (ir, cr) = (issuer_reader.clone(), ci_reader.clone());
-        tasks.push(
-            async move {
-                let _ = futures::future::join(ir.wait_until_ready(), cr.wait_until_ready()).await;
-                cert_controller.await;
-            }
-            .boxed(),
-        );
+        tasks.push(certificates.run(
+            ctx.clone(),
+            IssuerFeeds {
+                issuers: issuer_reader.clone(),
+                cluster_issuers: ci_reader.clone(),
+                issuer_changes: issuer_sub_certs,
+                cluster_issuer_changes: ci_subscribers.pop().expect("one per scope"),
+            },
+            args.workers,
+        ));
 
         if args.cert_manager_issuer {
             tasks.push(crate::certmanager::run(ctx.clone(), scope.clone()).boxed());
@@ -452,68 +372,4 @@ async fn controllers(
     // Controllers end on SIGTERM/SIGINT; the watches and helpers never end by themselves.
     futures::future::select_all(tasks).await;
     Ok(())
-}
-
-/// Caches keep no managedFields: they are a large share of each object and nothing reads them.
-/// (Writes are based on fresh reads, never on cached objects, so nothing strips them server-side.)
-/// What the caches never read: managed fields, and `kubectl apply`'s copy of the whole object
-/// (as large as the spec again).
-fn drop_managed_fields<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-        if annotations.is_empty() {
-            meta.annotations = None;
-        }
-    }
-}
-
-/// Certificates that reference the given issuer.
-fn referencing(
-    store: &Store<Certificate>,
-    kind: IssuerKind,
-    namespace: Option<String>,
-    name: &str,
-) -> Vec<ObjectRef<Certificate>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|c| c.spec.issuer_ref.kind == kind && c.spec.issuer_ref.name == name)
-        .filter(|c| namespace.is_none() || c.namespace() == namespace)
-        .map(|c| ObjectRef::from_obj(c.as_ref()))
-        .collect()
-}
-
-/// Keeps `tlm_operator_certificates{state}` current.
-async fn certificate_gauges(stores: Vec<Store<Certificate>>, metrics: Arc<Metrics>) {
-    use crate::api::{ISSUING, READY, conditions};
-    loop {
-        let mut counts: HashMap<&'static str, i64> =
-            [("ready", 0), ("issuing", 0), ("failed", 0), ("not_ready", 0)]
-                .into_iter()
-                .collect();
-        for store in &stores {
-            for cert in store.state() {
-                let status = cert.status.clone().unwrap_or_default();
-                let state = if status.failed_issuance_attempts.unwrap_or(0) > 0 {
-                    "failed"
-                } else if conditions::is_true(&status.conditions, ISSUING) {
-                    "issuing"
-                } else if conditions::is_true(&status.conditions, READY) {
-                    "ready"
-                } else {
-                    "not_ready"
-                };
-                *counts.entry(state).or_default() += 1;
-            }
-        }
-        for (state, n) in counts {
-            metrics
-                .certificates
-                .get_or_create(&StateLabels { state: state.into() })
-                .set(n);
-        }
-        tokio::time::sleep(Duration::from_secs(10)).await;
-    }
 }
