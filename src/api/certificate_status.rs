@@ -40,8 +40,10 @@ pub struct CertificateStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_private_key_secret_name: Option<String>,
     /// The TLM request of the issuance in progress.
+    // Boxed: set only while an issuance is in flight, and the Certificate cache holds every
+    // object's inline size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_request: Option<PendingRequest>,
+    pub pending_request: Option<Box<PendingRequest>>,
     /// When the last issuance attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure_time: Option<Time>,

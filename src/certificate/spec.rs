@@ -101,7 +101,7 @@ pub fn csr_request(spec: &CertificateSpec) -> CsrRequest {
         ip_addresses: spec.ip_addresses.clone().unwrap_or_default(),
         email_addresses: spec.email_addresses.clone().unwrap_or_default(),
         uris: spec.uris.clone().unwrap_or_default(),
-        subject: spec.subject.clone().unwrap_or_default().into(),
+        subject: spec.subject.as_deref().cloned().unwrap_or_default().into(),
     }
 }
 
@@ -113,7 +113,7 @@ pub fn request_hash(spec: &CertificateSpec) -> String {
     struct Shape<'a> {
         names: DesiredNames,
         request_common_name: Option<String>,
-        subject: &'a Option<crate::api::Subject>,
+        subject: &'a Option<Box<crate::api::Subject>>,
         duration: Option<String>,
         algorithm: crate::api::KeyAlgorithm,
         size: u32,

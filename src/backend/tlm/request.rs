@@ -186,12 +186,12 @@ mod tests {
     #[test]
     fn every_organizational_unit_and_street_line_is_sent() {
         let mut s = spec(&["a.example.com"]);
-        s.subject = Some(crate::api::Subject {
+        s.subject = Some(Box::new(crate::api::Subject {
             organizational_units: vec!["Ops".into(), "Web".into()],
             street_addresses: vec!["1 Main St".into(), "Floor 2".into()],
             organizations: vec!["Example".into()],
             ..Default::default()
-        });
+        }));
         let req = submit_request(&s, &issuer(), true, "CSR".into());
         let subject = serde_json::to_value(&req.attributes.subject).unwrap();
         assert_eq!(subject["organization_units"], serde_json::json!(["Ops", "Web"]));

@@ -190,14 +190,14 @@ fn recorded_key_is_submitted_then_polled() {
         created: None,
     });
     assert_eq!(w.decide(), submit(None));
-    w.status().pending_request = Some(PendingRequest {
+    w.status().pending_request = Some(Box::new(PendingRequest {
         serial_number: Some("AB".into()),
         pickup_request_id: None,
         public_key_sha256: facts.spki_sha256.clone(),
         generation: 1,
         submitted_at: Time(at(NOW - 60)),
         polls: 0,
-    });
+    }));
     assert_eq!(w.decide(), Step::Poll { serial: "AB".into() });
     // Polled 5s ago; a 60s-old request is polled every 15s.
     w.last_poll = Some(at(NOW - 5));
@@ -219,14 +219,14 @@ fn request_for_an_older_generation_or_other_key_is_resubmitted() {
         facts: Some(facts.clone()),
         created: None,
     });
-    w.status().pending_request = Some(PendingRequest {
+    w.status().pending_request = Some(Box::new(PendingRequest {
         serial_number: Some("AB".into()),
         pickup_request_id: None,
         public_key_sha256: facts.spki_sha256.clone(),
         generation: 0,
         submitted_at: Time(at(NOW)),
         polls: 0,
-    });
+    }));
     assert_eq!(w.decide(), submit(None));
     w.status().pending_request.as_mut().unwrap().generation = 1;
     w.status().pending_request.as_mut().unwrap().public_key_sha256 = "other".into();
@@ -365,10 +365,10 @@ fn spec_change_and_tampering_trigger_reissue() {
 #[test]
 fn layout_only_changes_repair_the_secret_without_reissuing() {
     let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
-    w.cert.spec.secret_template = Some(SecretTemplate {
+    w.cert.spec.secret_template = Some(Box::new(SecretTemplate {
         labels: [("team".to_string(), "web".to_string())].into(),
         ..Default::default()
-    });
+    }));
     assert_eq!(w.decide(), Step::RepairSecret);
     let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
     w.cert.spec.additional_output_formats = Some(vec![OutputFormat::DER]);
@@ -393,14 +393,14 @@ fn finished_issuance_is_finalized_and_leftovers_cleaned() {
         .serial_hex
         .clone();
     w.status().next_private_key_secret_name = Some("web-x".into());
-    w.status().pending_request = Some(PendingRequest {
+    w.status().pending_request = Some(Box::new(PendingRequest {
         serial_number: Some(serial),
         pickup_request_id: None,
         public_key_sha256: "k".into(),
         generation: 1,
         submitted_at: Time(at(NOW - 60)),
         polls: 0,
-    });
+    }));
     assert_eq!(w.decide(), Step::Finalize);
     // Immediate issuance records no pending serial: the new serial in the Secret is enough.
     w.status().pending_request = None;
@@ -526,14 +526,14 @@ fn approval_profiles_record_the_submit_first_and_recover_an_unanswered_one() {
     );
     // The record says a submit went out and nothing came back (a crash): find it, do not
     // simply order again.
-    w.status().pending_request = Some(PendingRequest {
+    w.status().pending_request = Some(Box::new(PendingRequest {
         serial_number: None,
         pickup_request_id: None,
         public_key_sha256: facts.spki_sha256.clone(),
         generation: 1,
         submitted_at: Time(at(NOW - 600)),
         polls: 0,
-    });
+    }));
     assert_eq!(
         w.decide(),
         Step::Submit {

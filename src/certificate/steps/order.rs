@@ -108,7 +108,7 @@ pub async fn submit(
         let record = in_flight_record(&key, gen_);
         let key_name = next_key_name_of(obs);
         write_status(ctx, obs, |s| {
-            s.pending_request = Some(record);
+            s.pending_request = Some(Box::new(record));
             if s.next_private_key_secret_name.is_none() {
                 s.next_private_key_secret_name = key_name;
             }

@@ -39,7 +39,7 @@ pub(super) async fn record_request(
     };
     let key_name = super::next_key_name_of(obs);
     write_status(ctx, obs, |s| {
-        s.pending_request = Some(record);
+        s.pending_request = Some(Box::new(record));
         if s.next_private_key_secret_name.is_none() {
             s.next_private_key_secret_name = key_name;
         }
