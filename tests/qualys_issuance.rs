@@ -18,6 +18,19 @@ fn cert_spec(cn: &str, secret: &str) -> Value {
     json!({"secretName": secret, "issuerRef": {"name": "q"}, "commonName": cn, "dnsNames": [cn]})
 }
 
+/// Requests wait for `sim.qualys_act(uuid, "approve")`, then for `"issue"`.
+async fn with_manual_approval_and_issuance(prefix: &str) -> Env {
+    Env::with_sim(
+        prefix,
+        sim_options(QualysOptions {
+            manual_approval: true,
+            manual_issuance: true,
+            ..Default::default()
+        }),
+    )
+    .await
+}
+
 fn sim_options(qualys: QualysOptions) -> SimOptions {
     SimOptions {
         qualys,
@@ -132,15 +145,7 @@ async fn wrong_credentials_leave_the_issuer_not_ready_and_say_why() {
 
 #[tokio::test]
 async fn a_request_waits_for_its_approver_then_for_digicert_and_is_issued() {
-    let env = Env::with_sim(
-        "q-approval",
-        sim_options(QualysOptions {
-            manual_approval: true,
-            manual_issuance: true,
-            ..Default::default()
-        }),
-    )
-    .await;
+    let env = with_manual_approval_and_issuance("q-approval").await;
     env.qualys_issuer_for("q", json!({})).await;
     let mut op = env.start_operator(&[], &[]);
     env.create_certificate("appr", cert_spec("appr.example.com", "appr-tls"))
@@ -165,15 +170,7 @@ async fn a_request_waits_for_its_approver_then_for_digicert_and_is_issued() {
 
 #[tokio::test]
 async fn an_approvers_rejection_and_digicerts_are_each_reported() {
-    let env = Env::with_sim(
-        "q-reject",
-        sim_options(QualysOptions {
-            manual_approval: true,
-            manual_issuance: true,
-            ..Default::default()
-        }),
-    )
-    .await;
+    let env = with_manual_approval_and_issuance("q-reject").await;
     env.qualys_issuer_for("q", json!({})).await;
     let mut op = env.start_operator(&[], &[]);
     env.create_certificate("no", cert_spec("no.example.com", "no-tls"))
