@@ -76,6 +76,8 @@ pub struct Context {
     pub memory: IssuanceMemory,
     pub issuer_checks: crate::issuer::checks::CheckMemory,
     pub issued_checks: crate::certificate::issued_checks::IssuedChecks,
+    /// Each Certificate's next pass.
+    pub wakeups: crate::certificate::wakeups::Wakeups,
     pub chain_roots: Arc<ChainRoots>,
 }
 
@@ -88,6 +90,7 @@ impl Context {
         issuers: Store<Issuer>,
         cluster_issuers: Store<ClusterIssuer>,
         certificates: Store<Certificate>,
+        wakeups: crate::certificate::wakeups::Wakeups,
     ) -> Self {
         let reporter = Reporter {
             controller: "tlm-operator".into(),
@@ -105,6 +108,7 @@ impl Context {
             memory: IssuanceMemory::default(),
             issuer_checks: Default::default(),
             issued_checks: crate::certificate::issued_checks::IssuedChecks::new(config.issued_check_interval),
+            wakeups,
             chain_roots: shared.chain_roots.clone(),
             config,
         }

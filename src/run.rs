@@ -301,6 +301,7 @@ async fn controllers(
             issuer_reader.clone(),
             ci_reader.clone(),
             certificates.certificates.clone(),
+            certificates.wakeups.clone(),
         ));
         tasks.push(certificates.run(
             ctx.clone(),

@@ -13,6 +13,7 @@ pub mod secret_cache;
 pub mod spec;
 mod status;
 mod steps;
+pub mod wakeups;
 
 mod reconcile;
 mod revoke;

@@ -15,6 +15,7 @@ use super::observe::{Observation, issuer_of};
 use super::observed::IssuerView;
 use super::secret::first_key_name;
 use super::steps;
+use super::wakeups::Next;
 use crate::api::Certificate;
 use crate::backend::registry::CredentialError;
 use crate::clients::error::ServiceError;
@@ -61,16 +62,27 @@ impl ReconcileError {
     }
 }
 
-/// One pass, with a panic caught and reported as an ordinary (retried) failure.
+/// One pass, with a panic caught and reported as an ordinary (retried) failure. The next pass
+/// is the Certificate's own timer (`wakeups`), not kube's scheduler.
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let metrics = ctx.metrics.clone();
-    crate::supervise::catching(CONTROLLER, &metrics, reconcile_pass(cert, ctx), |m| {
-        Err(ReconcileError::Internal(format!("panic: {m}")))
-    })
-    .await
+    let next = crate::supervise::catching(
+        CONTROLLER,
+        &metrics,
+        reconcile_pass(cert.clone(), ctx.clone()),
+        |m| Err(ReconcileError::Internal(format!("panic: {m}"))),
+    )
+    .await?;
+    wake(&ctx, &cert, next);
+    Ok(Action::await_change())
 }
 
-async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+fn wake(ctx: &Context, cert: &Certificate, next: Next) {
+    ctx.wakeups
+        .set(&cert.namespace().unwrap_or_default(), &cert.name_any(), next);
+}
+
+async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Next, ReconcileError> {
     ctx.metrics.reconciled(CONTROLLER);
     let issuer = issuer_of(&cert, &ctx);
     let revoke_wanted = cert
@@ -89,12 +101,12 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
         ctx.memory.forget(&cert.uid().unwrap_or_default());
         ctx.issued_checks.forget(&cert.uid().unwrap_or_default());
         ctx.config.keys.forget(&cert.uid().unwrap_or_default());
-        return Ok(Action::await_change());
+        return Ok(Next::OnChange);
     }
     if revoke_wanted != has_finalizer {
         set_finalizer(&cert, &ctx, revoke_wanted).await?;
         // The update comes back as a watch event and a new reconcile.
-        return Ok(Action::await_change());
+        return Ok(Next::OnChange);
     }
 
     let view = match &issuer {
@@ -142,14 +154,14 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
                 // A pass that ends in a decision, not an error, ends the failure streak.
                 ctx.memory.update(&obs.uid(), |m| m.transient_failures = 0);
             }
-            return Ok(Action::requeue(jitter(requeue_after)));
+            return Ok(Next::After(jitter(requeue_after)));
         }
         if !obs.fresh {
             // Act only on what the API server says now, not on a cache that may lag our own
             // last write.
             match Observation::fresh(&ctx, &cert.namespace().unwrap_or_default(), &cert.name_any()).await? {
                 Some(fresh) => obs = fresh,
-                None => return Ok(Action::await_change()),
+                None => return Ok(Next::OnChange),
             }
             continue;
         }
@@ -195,10 +207,10 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Act
             Step::RepairSecret => steps::repair_secret(&ctx, &mut obs, issuer.as_ref()).await?,
         };
         if let Flow::Requeue(after) = flow {
-            return Ok(Action::requeue(jitter(after)));
+            return Ok(Next::After(jitter(after)));
         }
     }
-    Ok(Action::requeue(Duration::from_millis(100)))
+    Ok(Next::After(Duration::from_millis(100)))
 }
 
 /// The oldest other Certificate in the namespace with the same `secretName`, if it is older
@@ -269,7 +281,8 @@ pub fn error_policy(cert: Arc<Certificate>, error: &ReconcileError, ctx: Arc<Con
         _ => Duration::ZERO,
     };
     tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), %error, failures, "reconcile failed; will retry");
-    Action::requeue(jitter(backoff).max(retry_after))
+    wake(&ctx, &cert, Next::After(jitter(backoff).max(retry_after)));
+    Action::await_change()
 }
 
 /// ±10% so that many Certificates issued together do not renew in lockstep.

@@ -17,6 +17,7 @@ use super::api_in;
 use crate::api::{Certificate, ClusterIssuer, Issuer, IssuerKind};
 use crate::certificate;
 use crate::certificate::secret_cache::SecretDigests;
+use crate::certificate::wakeups::{DueCertificates, Next, Wakeups};
 use crate::context::Context;
 use crate::labels::{CERTIFICATE_NAME, OWNED_SECRET_SELECTOR};
 use crate::metrics::{Metrics, StateLabels};
@@ -26,6 +27,9 @@ use crate::metrics::{Metrics, StateLabels};
 pub struct CertificateWatches {
     pub certificates: Store<Certificate>,
     pub secrets: SecretDigests,
+    /// Sets each Certificate's next pass; `due` yields them when their time comes.
+    pub wakeups: Wakeups,
+    due: DueCertificates,
     certificate_refs: BoxStream<'static, ObjectRef<Certificate>>,
     secret_events: BoxStream<'static, Result<Secret, watcher::Error>>,
 }
@@ -59,6 +63,7 @@ impl CertificateWatches {
         })
         .touched_objects()
         .boxed();
+        let (wakeups, due) = Wakeups::channel();
         let (certificates, writer) = reflector::store::<Certificate>();
         // A Certificate wakes itself by name alone: kube's own trigger would keep its UID and
         // resourceVersion in the scheduler too, twice, for each of 10,000 Certificates.
@@ -68,12 +73,26 @@ impl CertificateWatches {
                 .default_backoff()
                 .modify(trim_cached_certificate),
         )
+        .inspect_ok({
+            let wakeups = wakeups.clone();
+            move |event| {
+                if let watcher::Event::Delete(cert) = event {
+                    wakeups.set(
+                        &cert.namespace().unwrap_or_default(),
+                        &cert.name_any(),
+                        Next::OnChange,
+                    );
+                }
+            }
+        })
         .applied_objects()
         .filter_map(|cert| futures::future::ready(cert.ok().map(|c| by_name(&c))))
         .boxed();
         Self {
             certificates,
             secrets,
+            wakeups,
+            due,
             certificate_refs,
             secret_events,
         }
@@ -91,6 +110,7 @@ impl CertificateWatches {
         )
         .with_config(ControllerConfig::default().concurrency(workers))
         .reconcile_on(self.certificate_refs)
+        .reconcile_on(self.due)
         .watches_stream(self.secret_events, |secret: Secret| {
             let name = secret.labels().get(CERTIFICATE_NAME).cloned();
             let ns = secret.namespace();
