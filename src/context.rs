@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::reflector::Store;
 
-use crate::api::{Certificate, ClusterIssuer, Issuer};
+use crate::api::{ClusterIssuer, Issuer};
 use crate::backend::chain_roots::ChainRoots;
 use crate::backend::registry::{ClientRegistry, ClientSettings};
+use crate::certificate::cached::CachedCertificate;
 use crate::certificate::secret_cache::SecretDigests;
+use crate::certificate::wakeups::Wakeups;
 use crate::clients::http::HttpSettings;
 use crate::clients::retry::RetryPolicy;
 use crate::clients::throttle::ThrottleSettings;
@@ -72,13 +74,20 @@ pub struct Context {
     pub issuers: Store<Issuer>,
     pub cluster_issuers: Store<ClusterIssuer>,
     /// The Certificates in this scope (who else uses a Secret name).
-    pub certificates: Store<Certificate>,
+    pub certificates: Store<CachedCertificate>,
     pub memory: IssuanceMemory,
     pub issuer_checks: crate::issuer::checks::CheckMemory,
     pub issued_checks: crate::certificate::issued_checks::IssuedChecks,
     /// Each Certificate's next pass.
-    pub wakeups: crate::certificate::wakeups::Wakeups,
+    pub wakeups: Wakeups,
     pub chain_roots: Arc<ChainRoots>,
+}
+
+/// What one scope's Certificate watches keep and feed.
+pub struct ScopeCaches {
+    pub secrets: SecretDigests,
+    pub certificates: Store<CachedCertificate>,
+    pub wakeups: Wakeups,
 }
 
 impl Context {
@@ -86,12 +95,15 @@ impl Context {
         client: kube::Client,
         config: OperatorConfig,
         shared: &Shared,
-        secrets: SecretDigests,
+        scope: ScopeCaches,
         issuers: Store<Issuer>,
         cluster_issuers: Store<ClusterIssuer>,
-        certificates: Store<Certificate>,
-        wakeups: crate::certificate::wakeups::Wakeups,
     ) -> Self {
+        let ScopeCaches {
+            secrets,
+            certificates,
+            wakeups,
+        } = scope;
         let reporter = Reporter {
             controller: "tlm-operator".into(),
             instance: std::env::var("POD_NAME").unwrap_or_else(|_| "tlm-operator".into()),

@@ -297,11 +297,9 @@ async fn controllers(
             client.clone(),
             config.clone(),
             &shared,
-            certificates.secrets.clone(),
+            certificates.caches(),
             issuer_reader.clone(),
             ci_reader.clone(),
-            certificates.certificates.clone(),
-            certificates.wakeups.clone(),
         ));
         tasks.push(certificates.run(
             ctx.clone(),

@@ -1,5 +1,6 @@
 //! The Certificate controller: decide (pure) then do one step (docs/architecture.md).
 
+pub mod cached;
 pub mod decide;
 pub mod issued_checks;
 pub mod keygen;

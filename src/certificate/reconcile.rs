@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use rand::Rng;
 
+use super::cached::CachedCertificate;
 use super::decide::{Inputs, Step, decide};
 use super::observe::{Observation, issuer_of};
 use super::observed::IssuerView;
@@ -64,7 +66,12 @@ impl ReconcileError {
 
 /// One pass, with a panic caught and reported as an ordinary (retried) failure. The next pass
 /// is the Certificate's own timer (`wakeups`), not kube's scheduler.
-pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+pub async fn reconcile(cached: Arc<CachedCertificate>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let cert = Arc::new(
+        cached
+            .unpack()
+            .map_err(|e| ReconcileError::Internal(format!("unpack cached Certificate: {e}")))?,
+    );
     let metrics = ctx.metrics.clone();
     let next = crate::supervise::catching(
         CONTROLLER,
@@ -73,11 +80,11 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         |m| Err(ReconcileError::Internal(format!("panic: {m}"))),
     )
     .await?;
-    wake(&ctx, &cert, next);
+    wake(&ctx, &*cert, next);
     Ok(Action::await_change())
 }
 
-fn wake(ctx: &Context, cert: &Certificate, next: Next) {
+fn wake<K: Resource>(ctx: &Context, cert: &K, next: Next) {
     ctx.wakeups
         .set(&cert.namespace().unwrap_or_default(), &cert.name_any(), next);
 }
@@ -219,24 +226,21 @@ async fn reconcile_pass(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Nex
 fn secret_holder(ctx: &Context, cert: &Certificate) -> Option<String> {
     // Runs on every pass over every Certificate in the scope: compare in place, allocate
     // nothing per candidate (10,000 Certificates made an allocating scan the bottleneck).
-    fn created(c: &Certificate) -> (Option<Timestamp>, Option<&str>) {
-        (
-            c.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            c.metadata.name.as_deref(),
-        )
+    fn created(c: &ObjectMeta) -> (Option<Timestamp>, Option<&str>) {
+        (c.creation_timestamp.as_ref().map(|t| t.0), c.name.as_deref())
     }
-    let mine = created(cert);
+    let mine = created(&cert.metadata);
     ctx.certificates
         .state()
         .iter()
         .filter(|c| {
-            c.spec.secret_name == cert.spec.secret_name
+            *c.secret_name == *cert.spec.secret_name
                 && c.metadata.namespace == cert.metadata.namespace
                 && c.metadata.uid != cert.metadata.uid
                 && c.metadata.deletion_timestamp.is_none()
         })
         .filter_map(|c| {
-            let other = created(c);
+            let other = created(&c.metadata);
             (other < mine).then(|| (other.0, other.1.map(str::to_string)))
         })
         .min()
@@ -265,7 +269,7 @@ fn ready_issuer(
 
 /// Transient failures: exponential backoff with jitter per Certificate, never sooner than a
 /// `Retry-After`.
-pub fn error_policy(cert: Arc<Certificate>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+pub fn error_policy(cert: Arc<CachedCertificate>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     let uid = cert.uid().unwrap_or_default();
     let mut failures = 0;
     ctx.memory.update(&uid, |m| {
@@ -281,7 +285,7 @@ pub fn error_policy(cert: Arc<Certificate>, error: &ReconcileError, ctx: Arc<Con
         _ => Duration::ZERO,
     };
     tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), %error, failures, "reconcile failed; will retry");
-    wake(&ctx, &cert, Next::After(jitter(backoff).max(retry_after)));
+    wake(&ctx, &*cert, Next::After(jitter(backoff).max(retry_after)));
     Action::await_change()
 }
 

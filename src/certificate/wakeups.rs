@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::time::{DelayQueue, delay_queue};
 
-use crate::api::Certificate;
+use super::cached::CachedCertificate;
 
 /// Far enough for any renewal; `DelayQueue` refuses delays beyond about two years.
 const LONGEST: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -95,7 +95,7 @@ impl DueCertificates {
 }
 
 impl Stream for DueCertificates {
-    type Item = ObjectRef<Certificate>;
+    type Item = ObjectRef<CachedCertificate>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -120,7 +120,7 @@ fn key(namespace: &str, name: &str) -> Arc<str> {
     format!("{namespace}/{name}").into()
 }
 
-fn object_ref(key: &str) -> ObjectRef<Certificate> {
+fn object_ref(key: &str) -> ObjectRef<CachedCertificate> {
     let (namespace, name) = key.split_once('/').unwrap_or(("", key));
     ObjectRef::new(name).within(namespace)
 }
@@ -130,7 +130,7 @@ mod tests {
     use super::*;
     use futures::StreamExt;
 
-    fn name_of(r: &ObjectRef<Certificate>) -> String {
+    fn name_of(r: &ObjectRef<CachedCertificate>) -> String {
         format!("{}/{}", r.namespace.as_deref().unwrap_or_default(), r.name)
     }
 

@@ -11,7 +11,8 @@ use std::collections::HashSet;
 
 use kube::runtime::reflector::Store;
 
-use crate::api::{Certificate, CertificateStatus};
+use crate::api::CertificateStatus;
+use crate::certificate::cached::CachedCertificate;
 
 /// Lower-case hex SHA-256, as Cert Spotter and the operator spell it.
 fn is_sha256_hex(value: &str) -> bool {
@@ -19,12 +20,14 @@ fn is_sha256_hex(value: &str) -> bool {
 }
 
 /// Every managed key hash in `stores`, lower-case.
-pub fn managed_keys(stores: &[Store<Certificate>]) -> HashSet<String> {
+pub fn managed_keys(stores: &[Store<CachedCertificate>]) -> HashSet<String> {
     let mut keys = HashSet::new();
     for store in stores {
         for cert in store.state() {
-            if let Some(status) = &cert.status {
-                keys.extend(recorded_keys(status));
+            // The cache packed this status from JSON it had just parsed: unpacking fails only
+            // on a bug, and would cost this Certificate's keys, nothing else.
+            if let Ok(Some(status)) = cert.status() {
+                keys.extend(recorded_keys(&status));
             }
         }
     }

@@ -9,28 +9,29 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store, reflector};
 use kube::runtime::{Config as ControllerConfig, Controller, WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 
 use super::api_in;
-use crate::api::{Certificate, ClusterIssuer, Issuer, IssuerKind};
+use crate::api::{ClusterIssuer, Issuer, IssuerKind};
 use crate::certificate;
+use crate::certificate::cached::{CachedCertificate, State};
 use crate::certificate::secret_cache::SecretDigests;
 use crate::certificate::wakeups::{DueCertificates, Next, Wakeups};
-use crate::context::Context;
+use crate::context::{Context, ScopeCaches};
 use crate::labels::{CERTIFICATE_NAME, OWNED_SECRET_SELECTOR};
 use crate::metrics::{Metrics, StateLabels};
 
 /// The watches of one scope's Certificates and owned Secrets. Their caches fill once the
 /// controller (`run`) polls them.
 pub struct CertificateWatches {
-    pub certificates: Store<Certificate>,
+    pub certificates: Store<CachedCertificate>,
     pub secrets: SecretDigests,
     /// Sets each Certificate's next pass; `due` yields them when their time comes.
     pub wakeups: Wakeups,
     due: DueCertificates,
-    certificate_refs: BoxStream<'static, ObjectRef<Certificate>>,
+    certificate_refs: BoxStream<'static, ObjectRef<CachedCertificate>>,
     secret_events: BoxStream<'static, Result<Secret, watcher::Error>>,
 }
 
@@ -64,14 +65,16 @@ impl CertificateWatches {
         .touched_objects()
         .boxed();
         let (wakeups, due) = Wakeups::channel();
-        let (certificates, writer) = reflector::store::<Certificate>();
+        let (certificates, writer) = reflector::store::<CachedCertificate>();
         // A Certificate wakes itself by name alone: kube's own trigger would keep its UID and
         // resourceVersion in the scheduler too, twice, for each of 10,000 Certificates.
         let certificate_refs = reflector(
             writer,
-            watcher(api_in::<Certificate>(client, ns), watcher::Config::default())
-                .default_backoff()
-                .modify(trim_cached_certificate),
+            watcher(
+                api_in::<CachedCertificate>(client, ns),
+                watcher::Config::default(),
+            )
+            .default_backoff(),
         )
         .inspect_ok({
             let wakeups = wakeups.clone();
@@ -98,6 +101,15 @@ impl CertificateWatches {
         }
     }
 
+    /// The caches and the timers the reconciler reads and sets.
+    pub fn caches(&self) -> ScopeCaches {
+        ScopeCaches {
+            secrets: self.secrets.clone(),
+            certificates: self.certificates.clone(),
+            wakeups: self.wakeups.clone(),
+        }
+    }
+
     /// The controller. It judges no Certificate before the issuers are known: an empty cache
     /// would read as "issuer not found". (A Secret missing from the cache is re-read before
     /// any write.)
@@ -105,7 +117,7 @@ impl CertificateWatches {
         let by_issuer = self.certificates.clone();
         let by_cluster_issuer = self.certificates.clone();
         let controller = Controller::for_stream(
-            futures::stream::pending::<Result<Certificate, watcher::Error>>(),
+            futures::stream::pending::<Result<CachedCertificate, watcher::Error>>(),
             self.certificates,
         )
         .with_config(ControllerConfig::default().concurrency(workers))
@@ -148,7 +160,7 @@ impl CertificateWatches {
 }
 
 /// A Certificate's reference without the UID and resourceVersion `ObjectRef::from_obj` keeps.
-fn by_name(cert: &Certificate) -> ObjectRef<Certificate> {
+fn by_name(cert: &CachedCertificate) -> ObjectRef<CachedCertificate> {
     let r = ObjectRef::new(&cert.name_any());
     match cert.namespace() {
         Some(ns) => r.within(&ns),
@@ -156,61 +168,37 @@ fn by_name(cert: &Certificate) -> ObjectRef<Certificate> {
     }
 }
 
-/// What the Certificate cache keeps: no managed fields, labels or annotations. Nothing reads
-/// a Certificate's labels or annotations (helm's and argo's are often a kilobyte), and the
-/// writes made from a cached Certificate go to the status subresource, which takes only the
-/// status and the resourceVersion precondition from the object sent; a finalizer patch sends
-/// only finalizers and resourceVersion.
-fn trim_cached_certificate(cert: &mut Certificate) {
-    let meta = cert.meta_mut();
-    meta.managed_fields = None;
-    meta.labels = None;
-    meta.annotations = None;
-}
-
 /// Certificates that reference the given issuer.
 fn referencing(
-    store: &Store<Certificate>,
+    store: &Store<CachedCertificate>,
     kind: IssuerKind,
     namespace: Option<String>,
     name: &str,
-) -> Vec<ObjectRef<Certificate>> {
+) -> Vec<ObjectRef<CachedCertificate>> {
     store
         .state()
         .into_iter()
-        .filter(|c| c.spec.issuer_ref.kind == kind && c.spec.issuer_ref.name == name)
+        .filter(|c| c.issuer_kind == kind && &*c.issuer_name == name)
         .filter(|c| namespace.is_none() || c.namespace() == namespace)
         .map(|c| by_name(&c))
         .collect()
 }
 
 /// Keeps `tlm_operator_certificates{state}` current.
-pub async fn certificate_gauges(stores: Vec<Store<Certificate>>, metrics: Arc<Metrics>) {
-    use crate::api::{ISSUING, READY, conditions};
+pub async fn certificate_gauges(stores: Vec<Store<CachedCertificate>>, metrics: Arc<Metrics>) {
     loop {
-        let mut counts: HashMap<&'static str, i64> =
-            [("ready", 0), ("issuing", 0), ("failed", 0), ("not_ready", 0)]
-                .into_iter()
-                .collect();
+        let mut counts: HashMap<State, i64> = State::ALL.into_iter().map(|s| (s, 0)).collect();
         for store in &stores {
             for cert in store.state() {
-                let status = cert.status.clone().unwrap_or_default();
-                let state = if status.failed_issuance_attempts.unwrap_or(0) > 0 {
-                    "failed"
-                } else if conditions::is_true(&status.conditions, ISSUING) {
-                    "issuing"
-                } else if conditions::is_true(&status.conditions, READY) {
-                    "ready"
-                } else {
-                    "not_ready"
-                };
-                *counts.entry(state).or_default() += 1;
+                *counts.entry(cert.state).or_default() += 1;
             }
         }
         for (state, n) in counts {
             metrics
                 .certificates
-                .get_or_create(&StateLabels { state: state.into() })
+                .get_or_create(&StateLabels {
+                    state: state.label().into(),
+                })
                 .set(n);
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -220,29 +208,18 @@ pub async fn certificate_gauges(stores: Vec<Store<Certificate>>, metrics: Arc<Me
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Certificate;
     use crate::certificate::spec::tests::spec;
 
     #[test]
-    fn the_cache_keeps_what_reconciling_reads() {
+    fn a_certificate_wakes_by_name_alone() {
         let mut cert = Certificate::new("web", spec(&["web.example.com"]));
         cert.metadata.namespace = Some("apps".into());
         cert.metadata.uid = Some("uid-1".into());
         cert.metadata.resource_version = Some("42".into());
-        cert.metadata.finalizers = Some(vec!["f".into()]);
-        cert.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
-        cert.metadata.annotations = Some([("note".to_string(), "x".repeat(1000))].into());
-        cert.metadata.managed_fields = Some(vec![Default::default()]);
-        let mut trimmed = cert.clone();
-        trim_cached_certificate(&mut trimmed);
-        assert_eq!(trimmed.spec, cert.spec);
-        assert_eq!(trimmed.status, cert.status);
-        assert_eq!(trimmed.finalizers(), cert.finalizers());
-        assert_eq!(trimmed.resource_version(), cert.resource_version());
-        assert_eq!(trimmed.uid(), cert.uid());
-        assert!(trimmed.metadata.labels.is_none() && trimmed.metadata.annotations.is_none());
-        assert!(trimmed.metadata.managed_fields.is_none());
-        let r = by_name(&cert);
-        assert_eq!(r, ObjectRef::from_obj(&cert));
+        let cached = CachedCertificate::pack(&cert).unwrap();
+        let r = by_name(&cached);
+        assert_eq!(r, ObjectRef::from_obj(&cached));
         assert_eq!((r.extra.uid, r.extra.resource_version), (None, None));
     }
 }

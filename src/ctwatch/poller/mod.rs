@@ -35,7 +35,8 @@ use super::sources::{SourceKey, SourceThrottles};
 use super::status::{OVERDUE, after_failure, after_success, overdue_conditions};
 use super::wait::{MAX_SERVICE_WAIT, ServiceWait, after};
 use super::write_backoff::{WatchId, WriteBackoff};
-use crate::api::{CTWatch, CTWatchStatus, Certificate, JudgedIssuance, READY, Verdict, conditions};
+use crate::api::{CTWatch, CTWatchStatus, JudgedIssuance, READY, Verdict, conditions};
+use crate::certificate::cached::CachedCertificate;
 use crate::clients::certcentral::CertCentralClient;
 use crate::clients::certspotter::{CertSpotterClient, Issuance, IssuanceId};
 use crate::clients::http::HttpSettings;
@@ -66,7 +67,7 @@ pub struct CtPoller {
     pub client: kube::Client,
     pub watches: Vec<Store<CTWatch>>,
     /// Managed keys are what Certificate status records (see `keyindex`).
-    pub certificates: Vec<Store<Certificate>>,
+    pub certificates: Vec<Store<CachedCertificate>>,
     pub metrics: Arc<Metrics>,
     /// `reportingInstance` of the Events.
     pub instance: String,
