@@ -176,11 +176,13 @@ fn referencing(
     name: &str,
 ) -> Vec<ObjectRef<CachedCertificate>> {
     store
-        .state()
-        .into_iter()
-        .filter(|c| c.issuer_kind == kind && &*c.issuer_name == name)
-        .filter(|c| namespace.is_none() || c.namespace() == namespace)
-        .map(|c| by_name(&c))
+        .state_filter(|c| {
+            c.issuer_kind == kind
+                && &*c.issuer_name == name
+                && (namespace.is_none() || c.metadata.namespace == namespace)
+        })
+        .iter()
+        .map(|c| by_name(c))
         .collect()
 }
 
