@@ -223,8 +223,9 @@ impl CertificateSpec {
 
 #[cfg(test)]
 mod size_tests {
-    /// Every cached Certificate costs its inline size however few fields are set: keep the
-    /// rarely set parts boxed (docs/architecture.md, "Caches and what they cost").
+    /// Every Certificate unpacked for a pass costs its inline size however few fields are set:
+    /// keep the rarely set parts boxed. (The cache keeps `CachedCertificate`; docs/architecture.md,
+    /// "Caches and what they cost".)
     #[test]
     fn a_certificate_stays_narrow() {
         let size = std::mem::size_of::<super::Certificate>();
