@@ -147,10 +147,27 @@ fn operator_only(writes: &BTreeMap<String, f64>) -> f64 {
 }
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmHWM:")
+}
+
+/// A `/proc/<pid>/status` field in MiB (`VmHWM`: peak resident; `RssFile`: the binary's code
+/// and data paged in, now).
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// User + system CPU seconds the process has used.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks / per_second as f64)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -273,6 +290,7 @@ async fn main() -> Result<()> {
     let wall = start.elapsed();
     let writes_after = apiserver_writes(&client).await?;
     let rss = op.pid().and_then(peak_rss_mib);
+    let cpu = op.pid().and_then(cpu_seconds);
 
     let created = created_at.lock().await.clone();
     let ready = ready_at.lock().await.clone();
@@ -311,6 +329,7 @@ async fn main() -> Result<()> {
     // The apiserver renews its own Lease and endpoints; count only what the operator writes.
     let steady_operator: f64 = operator_only(&steady) - bench_creates; // minus our own label patches
     let rss_after = op.pid().and_then(peak_rss_mib);
+    let rss_file = op.pid().and_then(|pid| status_mib(pid, "RssFile:"));
     op.terminate();
     sim.shutdown().await;
 
@@ -360,6 +379,14 @@ async fn main() -> Result<()> {
     println!(
         "| operator peak RSS after resync | {} |",
         rss_after.map_or("n/a".into(), |m| format!("{m:.1} MiB"))
+    );
+    println!(
+        "| of it, the binary's code and data paged in (at the end) | {} |",
+        rss_file.map_or("n/a".into(), |m| format!("{m:.1} MiB"))
+    );
+    println!(
+        "| operator CPU time until all Ready | {} |",
+        cpu.map_or("n/a".into(), |s| format!("{s:.1} s"))
     );
     println!(
         "| operator writes during {} s steady state after a resync of all | {} |",
