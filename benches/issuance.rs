@@ -130,6 +130,27 @@ fn diff(after: &BTreeMap<String, f64>, before: &BTreeMap<String, f64>) -> BTreeM
 }
 
 /// Writes to the kinds the operator writes (the apiserver keeps its own Lease and endpoints).
+/// The apiserver's write counts once the operator has written nothing for two polls in a row
+/// (two seconds apart; at most a minute).
+async fn settled_writes(client: &kube::Client) -> Result<BTreeMap<String, f64>> {
+    let mut last = apiserver_writes(client).await?;
+    let mut quiet = 0;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = apiserver_writes(client).await?;
+        quiet = if operator_only(&diff(&now, &last)) == 0.0 {
+            quiet + 1
+        } else {
+            0
+        };
+        last = now;
+        if quiet == 2 {
+            break;
+        }
+    }
+    Ok(last)
+}
+
 fn operator_only(writes: &BTreeMap<String, f64>) -> f64 {
     const KINDS: [&str; 6] = [
         "certificates",
@@ -150,8 +171,8 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     status_mib(pid, "VmHWM:")
 }
 
-/// A `/proc/<pid>/status` field in MiB (`VmHWM`: peak resident; `RssFile`: the binary's code
-/// and data paged in, now).
+/// A `/proc/<pid>/status` field in MiB (`VmHWM`: peak resident; `RssFile`: file pages resident
+/// now, mostly the binary's code and read-only data, and libc's).
 fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
@@ -288,9 +309,11 @@ async fn main() -> Result<()> {
         .await
         .with_context(|| format!("not all {} Certificates Ready within {limit:?}", args.certs))??;
     let wall = start.elapsed();
-    let writes_after = apiserver_writes(&client).await?;
     let rss = op.pid().and_then(peak_rss_mib);
     let cpu = op.pid().and_then(cpu_seconds);
+    // The last issuances' key deletions and Events may land after the last Ready: they count
+    // as issuance, not as steady state, once the operator's writes have stopped.
+    let writes_after = settled_writes(&client).await?;
 
     let created = created_at.lock().await.clone();
     let ready = ready_at.lock().await.clone();
@@ -381,7 +404,7 @@ async fn main() -> Result<()> {
         rss_after.map_or("n/a".into(), |m| format!("{m:.1} MiB"))
     );
     println!(
-        "| of it, the binary's code and data paged in (at the end) | {} |",
+        "| of it, files paged in: code, read-only data (at the end) | {} |",
         rss_file.map_or("n/a".into(), |m| format!("{m:.1} MiB"))
     );
     println!(
