@@ -40,7 +40,7 @@ bench: control-plane
 	$(CARGO) bench --locked --bench tlm_issuance
 	$(CARGO) bench --locked --bench keygen_fairness
 
-## bench-scale: 1,000, 5,000 and 10,000 Certificates, with default and with tuned flags (about 20 min).
+## bench-scale: 1,000, 5,000 and 10,000 Certificates, with default and with tuned flags (about 30 min).
 bench-scale: control-plane
 	for n in 1000 5000 10000; do for f in default tuned; do \
 		$(CARGO) bench --locked --bench issuance -- --certs $$n --flags $$f --steady-secs 30 || exit 1; \
