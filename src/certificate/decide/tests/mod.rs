@@ -40,6 +40,16 @@ struct World {
 }
 
 impl World {
+    /// The serial of the certificate in the target Secret (set by `with_issued`).
+    fn issued_serial(&self) -> String {
+        self.secret
+            .as_ref()
+            .and_then(|s| s.matched_leaf())
+            .expect("an issued certificate")
+            .serial_hex
+            .clone()
+    }
+
     fn new() -> Self {
         let mut cert = Certificate::new("web", spec(&["web.example.com"]));
         cert.metadata = ObjectMeta {

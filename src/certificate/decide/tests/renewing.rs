@@ -20,14 +20,7 @@ fn renewal_time_triggers_renewal_through_the_renew_endpoint_inside_the_window() 
         facts: Some(World::key_facts()),
         created: None,
     });
-    let serial = w
-        .secret
-        .as_ref()
-        .unwrap()
-        .matched_leaf()
-        .unwrap()
-        .serial_hex
-        .clone();
+    let serial = w.issued_serial();
     assert_eq!(w.decide(), submit(Some(serial)));
 }
 
@@ -115,14 +108,7 @@ fn layout_only_changes_repair_the_secret_without_reissuing() {
 #[test]
 fn finished_issuance_is_finalized_and_leftovers_cleaned() {
     let mut w = World::new().with_issued(-60, 90 * 86400);
-    let serial = w
-        .secret
-        .as_ref()
-        .unwrap()
-        .matched_leaf()
-        .unwrap()
-        .serial_hex
-        .clone();
+    let serial = w.issued_serial();
     w.status().next_private_key_secret_name = Some("web-x".into());
     w.status().pending_request = Some(Box::new(PendingRequest {
         serial_number: Some(serial),
@@ -137,14 +123,7 @@ fn finished_issuance_is_finalized_and_leftovers_cleaned() {
     w.status().pending_request = None;
     assert_eq!(w.decide(), Step::Finalize);
     // The Secret holds the certificate the status already knows: nothing was issued here.
-    let serial = w
-        .secret
-        .as_ref()
-        .unwrap()
-        .matched_leaf()
-        .unwrap()
-        .serial_hex
-        .clone();
+    let serial = w.issued_serial();
     w.status().serial_number = Some(serial);
     assert_eq!(w.decide(), Step::Cleanup);
 }
@@ -219,14 +198,7 @@ fn expired_certificate_is_reissued_and_not_ready_while_issuer_is_down() {
 #[test]
 fn issued_certificate_is_checked_in_tlm_when_due_and_reissued_when_revoked() {
     let mut w = World::new().with_issued(-3600, 90 * 86400).settle_status();
-    let serial = w
-        .secret
-        .as_ref()
-        .unwrap()
-        .matched_leaf()
-        .unwrap()
-        .serial_hex
-        .clone();
+    let serial = w.issued_serial();
     w.issued_check = Some(IssuedCheck {
         serial: Some(serial.clone()),
         due: at(NOW + 100),
